@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+/**
+ * `claude-code-runner`: one command, several roles (contract §7). Each role lives in its own
+ * module and is loaded only when asked for, so `run` (a pod's entrypoint) starts fast and never
+ * loads the control plane's SQLite addon.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+type Main = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Main> }> = {
+  run: {
+    summary: 'run one session from the environment (a pod\'s entrypoint)',
+    load: async () => (await import('../runner/main.js')).main,
+  },
+  serve: {
+    summary: 'the control plane: sessions API, socket hub, store, local executor',
+    load: async () => (await import('../control-plane/main.js')).main,
+  },
+  session: {
+    summary: 'a client of the API: create, list, get, watch, send, interrupt, stop, delete, logs',
+    load: async () => (await import('../client/main.js')).main,
+  },
+  demo: {
+    summary: 'the whole system on one machine (offline with the scripted model unless a key is set)',
+    load: async () => (await import('../demo/main.js')).main,
+  },
+  'scripted-model': {
+    summary: 'the scripted Anthropic-API server used by the demo, the tests and the benchmarks',
+    load: async () => (await import('../testing/scripted-model/cli.js')).main,
+  },
+};
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return [
+    'usage: claude-code-runner <command> [options]',
+    '',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `claude-code-runner <command> --help` for a command\'s options.',
+  ].join('\n');
+}
+
+export async function dispatch(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`claude-code-runner: unknown command "${name}"\n\n${usage()}\n`);
+    return 2;
+  }
+  return (await command.load())(rest);
+}
+
+function isEntrypoint(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntrypoint()) {
+  dispatch(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`claude-code-runner: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,359 @@
+/**
+ * The runner's configuration: every variable of contract §2, read and validated here and nowhere
+ * else. All problems are collected and reported at once (each names the variable and the fix);
+ * the result is frozen.
+ */
+import path from 'node:path';
+import { ConfigError } from '../errors.js';
+import { EnvReader, sanitizeId, sanitizeText, type Env } from './env.js';
+import { toVertexModelId } from './models.js';
+import { parseRepos, type RepoSpec } from './repos.js';
+import type { LogLevel } from '../observability/logger.js';
+
+export interface VertexConfig {
+  projectId: string;
+  region: string;
+  /** A user's OAuth access token, sent as is (`Authorization: Bearer`). */
+  userToken?: string;
+  /** A service-account key file, used by the CLI's own Google auth. */
+  credentialsFile?: string;
+  /** Override of the Vertex endpoint (a proxy, or the scripted model server). */
+  baseUrl?: string;
+}
+
+export interface WorkflowSpec {
+  gitUrl: string;
+  branch?: string;
+  path?: string;
+}
+
+export interface LangfuseConfig {
+  enabled: boolean;
+  host?: string;
+  publicKey?: string;
+  secretKey?: string;
+  flushTimeoutMs: number;
+  maskMessages: boolean;
+}
+
+export interface RunnerConfig {
+  session: {
+    id: string;
+    name: string;
+    namespace: string;
+    project: string;
+    prompt: string;
+    interactive: boolean;
+    /** Wall-clock bound for the whole run, in ms; undefined means none. */
+    timeoutMs?: number;
+    parentSessionId?: string;
+    userId?: string;
+    userName?: string;
+  };
+  backend: {
+    websocketUrl: string;
+    /** Base of the REST API (`…/api`); derived from WEBSOCKET_URL when not given. */
+    apiUrl?: string;
+    botToken?: string;
+  };
+  model: {
+    provider: 'anthropic' | 'vertex';
+    /** As the CLI must see it (a Vertex id on Vertex); undefined lets the CLI choose. */
+    name?: string;
+    /** As the user asked for it. */
+    requested?: string;
+    /** Validated and recorded; the Claude Code CLI has no temperature setting, so not applied. */
+    temperature?: number;
+    maxTokens?: number;
+    anthropicApiKey?: string;
+    anthropicBaseUrl?: string;
+    vertex?: VertexConfig;
+  };
+  workspace: {
+    path: string;
+    /** Holds the CLI's `.claude/` state on the volume so that a continuation can resume. */
+    stateDir: string;
+    repos: RepoSpec[];
+    mainRepoName?: string;
+    autoPush: boolean;
+    createPr: boolean;
+    prTargetBranch?: string;
+    workflow?: WorkflowSpec;
+    mcpConfigPath?: string;
+  };
+  git: {
+    githubToken?: string;
+    gitlabToken?: string;
+    userName: string;
+    userEmail: string;
+  };
+  langfuse: LangfuseConfig;
+  runtime: {
+    logLevel: LogLevel;
+    /** Bound on frames held for an unreachable backend (bytes of JSON). */
+    maxBufferedBytes: number;
+    reconnectMaxDelayMs: number;
+    /** Time between SIGTERM to the CLI and SIGKILL, and the bound on final reporting. */
+    shutdownGraceMs: number;
+    cliPath?: string;
+    /** How many times the CLI retries a failed model call (CLAUDE_CODE_MAX_RETRIES). */
+    cliMaxRetries?: number;
+    /** Variables passed through to the CLI untouched (PATH, HOME, proxies, …). */
+    passthroughEnv: Record<string, string>;
+  };
+  /** Every secret value, for redaction. */
+  secrets: string[];
+  /** Non-fatal notes (e.g. tracing requested but incomplete), reported once at start. */
+  warnings: string[];
+}
+
+/** Variables handed to the CLI as they are: the process basics and network settings. */
+const PASSTHROUGH = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LANG',
+  'LC_ALL',
+  'TZ',
+  'TMPDIR',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'NODE_EXTRA_CA_CERTS',
+  'SSL_CERT_FILE',
+  'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC',
+  'CLAUDE_CODE_OVERLOADED_RETRY_BASE_DELAY_MS',
+  'CLAUDE_CODE_OVERLOADED_RETRY_MAX_DELAY_MS',
+  'CLAUDE_CODE_OVERLOADED_RETRY_MAX_WAIT_MS',
+];
+
+export const DEFAULT_LANGFUSE_HOST = 'http://langfuse-web.langfuse.svc.cluster.local:3000';
+
+export function loadRunnerConfig(env: Env): Readonly<RunnerConfig> {
+  const r = new EnvReader(env);
+
+  // --- session identity ---------------------------------------------------------------------
+  const id = r.required('SESSION_ID', 'set it to the session\'s id (the operator sets it for each pod)');
+  if (id && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(id))
+    r.problems.push(`SESSION_ID: "${id}" is not a valid session id: use letters, digits, ".", "_" or "-"`);
+  const namespace = r.str('AGENTIC_SESSION_NAMESPACE') ?? r.str('PROJECT_NAME') ?? 'default';
+  const project = r.str('PROJECT_NAME') ?? namespace;
+  const interactive = r.bool('INTERACTIVE', false);
+  const prompt = r.raw('PROMPT') ?? '';
+  if (!interactive && !prompt)
+    r.problems.push('PROMPT: is empty and INTERACTIVE is not true: give a prompt, or set INTERACTIVE=true to take the first message over the socket');
+  const timeoutSeconds = r.number('TIMEOUT', {
+    min: 0,
+    fix: 'use a number of seconds ≥ 0 (0 means no limit)',
+  });
+
+  // --- backend ------------------------------------------------------------------------------
+  const websocketUrl = r.required('WEBSOCKET_URL', 'set it to the backend socket, e.g. ws://backend:8080/api/projects/P/sessions/S/ws');
+  const wsOk = websocketUrl ? r.checkUrl('WEBSOCKET_URL', websocketUrl, ['ws:', 'wss:']) : undefined;
+  const apiUrl = r.url('BACKEND_API_URL', ['http:', 'https:']) ?? (wsOk ? deriveApiUrl(wsOk) : undefined);
+  const botToken = r.str('BOT_TOKEN');
+
+  // --- model --------------------------------------------------------------------------------
+  const vertexRequested =
+    r.bool('VERTEX_ENABLED', false) || r.bool('CLAUDE_CODE_USE_VERTEX', false);
+  const requested = r.str('LLM_MODEL');
+  const temperature = r.number('LLM_TEMPERATURE', { min: 0, max: 1, fix: 'use a number from 0 to 1' });
+  const maxTokens = r.number('LLM_MAX_TOKENS', { min: 1, max: 1_000_000, integer: true });
+  const anthropicApiKey = r.str('ANTHROPIC_API_KEY');
+  const anthropicBaseUrl = r.url('ANTHROPIC_BASE_URL', ['http:', 'https:']);
+  let vertex: VertexConfig | undefined;
+  if (vertexRequested) {
+    const projectId = r.str('VERTEX_PROJECT_ID') ?? r.str('ANTHROPIC_VERTEX_PROJECT_ID');
+    const region = r.str('VERTEX_REGION') ?? r.str('CLOUD_ML_REGION');
+    const userToken = r.str('VERTEX_USER_TOKEN');
+    const credentialsFile = r.str('GOOGLE_APPLICATION_CREDENTIALS');
+    if (!projectId) r.problems.push('VERTEX_PROJECT_ID: is required with Vertex AI: set VERTEX_PROJECT_ID (or ANTHROPIC_VERTEX_PROJECT_ID)');
+    if (!region) r.problems.push('VERTEX_REGION: is required with Vertex AI: set VERTEX_REGION (or CLOUD_ML_REGION), e.g. us-east5');
+    if (!userToken && !credentialsFile)
+      r.problems.push('VERTEX_USER_TOKEN: Vertex AI needs credentials: set VERTEX_USER_TOKEN (a user access token) or GOOGLE_APPLICATION_CREDENTIALS (a service-account key file)');
+    const baseUrl = r.url('ANTHROPIC_VERTEX_BASE_URL', ['http:', 'https:']);
+    if (projectId && region)
+      vertex = {
+        projectId,
+        region,
+        ...(userToken ? { userToken } : {}),
+        ...(credentialsFile ? { credentialsFile } : {}),
+        ...(baseUrl ? { baseUrl } : {}),
+      };
+  } else if (!anthropicApiKey) {
+    r.problems.push(
+      'ANTHROPIC_API_KEY: no model credentials: set ANTHROPIC_API_KEY, or VERTEX_ENABLED=true with VERTEX_PROJECT_ID, VERTEX_REGION and VERTEX_USER_TOKEN or GOOGLE_APPLICATION_CREDENTIALS',
+    );
+  }
+  const provider = vertexRequested ? 'vertex' : 'anthropic';
+  const modelName = requested && provider === 'vertex' ? toVertexModelId(requested) : requested;
+
+  // --- workspace ----------------------------------------------------------------------------
+  const workspacePath = r.str('WORKSPACE_PATH') ?? '/workspace';
+  if (!path.isAbsolute(workspacePath))
+    r.problems.push(`WORKSPACE_PATH: "${workspacePath}" is not an absolute path: use e.g. /workspace`);
+  const stateDir = r.str('CLAUDE_STATE_DIR') ?? workspacePath;
+  const selection = parseRepos(
+    {
+      REPOS_JSON: r.str('REPOS_JSON'),
+      INPUT_REPO_URL: r.str('INPUT_REPO_URL'),
+      INPUT_BRANCH: r.str('INPUT_BRANCH'),
+      OUTPUT_REPO_URL: r.str('OUTPUT_REPO_URL'),
+      OUTPUT_BRANCH: r.str('OUTPUT_BRANCH'),
+      MAIN_REPO_NAME: r.str('MAIN_REPO_NAME'),
+      MAIN_REPO_INDEX: r.str('MAIN_REPO_INDEX'),
+    },
+    r.problems,
+  );
+  const workflowUrl = r.str('ACTIVE_WORKFLOW_GIT_URL');
+  const workflowPath = r.str('ACTIVE_WORKFLOW_PATH');
+  if (workflowPath && (path.isAbsolute(workflowPath) || workflowPath.split(/[\\/]/).includes('..')))
+    r.problems.push(`ACTIVE_WORKFLOW_PATH: "${workflowPath}" points outside the workflow repo: use a relative path inside it`);
+
+  // --- git ----------------------------------------------------------------------------------
+  const githubToken = r.str('GITHUB_TOKEN');
+  const gitlabToken = r.str('GITLAB_TOKEN');
+
+  // --- Langfuse (contract §5): incomplete settings are a warning, never fatal ---------------
+  const langfuse = readLangfuse(r);
+
+  // --- runtime ------------------------------------------------------------------------------
+  const logLevel = r.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info');
+  const maxBufferedBytes =
+    r.number('RUNNER_MAX_BUFFERED_BYTES', { min: 65_536, integer: true }) ?? 32 * 1024 * 1024;
+  const reconnectMaxDelayMs = r.number('RUNNER_RECONNECT_MAX_DELAY_MS', { min: 100, integer: true }) ?? 10_000;
+  const shutdownGraceMs = r.number('RUNNER_SHUTDOWN_GRACE_MS', { min: 100, max: 60_000, integer: true }) ?? 5_000;
+  const cliMaxRetries = r.number('CLAUDE_CODE_MAX_RETRIES', { min: 0, max: 50, integer: true });
+  const passthroughEnv: Record<string, string> = {};
+  for (const k of PASSTHROUGH) {
+    const v = env[k];
+    if (v !== undefined && v !== '') passthroughEnv[k] = v;
+  }
+
+  if (r.problems.length) throw new ConfigError(r.problems);
+
+  const config: RunnerConfig = {
+    session: {
+      id: id!,
+      name: r.str('AGENTIC_SESSION_NAME') ?? id!,
+      namespace,
+      project,
+      prompt,
+      interactive,
+      ...(timeoutSeconds ? { timeoutMs: Math.round(timeoutSeconds * 1000) } : {}),
+      ...optional('parentSessionId', r.str('PARENT_SESSION_ID')),
+      ...optional('userId', sanitizeId(r.str('USER_ID'))),
+      ...optional('userName', sanitizeText(r.str('USER_NAME'))),
+    },
+    backend: {
+      websocketUrl: wsOk!,
+      ...optional('apiUrl', apiUrl?.replace(/\/+$/, '')),
+      ...optional('botToken', botToken),
+    },
+    model: {
+      provider,
+      ...optional('name', modelName),
+      ...optional('requested', requested),
+      ...optional('temperature', temperature),
+      ...optional('maxTokens', maxTokens),
+      ...optional('anthropicApiKey', anthropicApiKey),
+      ...optional('anthropicBaseUrl', anthropicBaseUrl),
+      ...optional('vertex', vertex),
+    },
+    workspace: {
+      path: workspacePath,
+      stateDir,
+      repos: selection.repos,
+      ...optional('mainRepoName', selection.mainRepoName),
+      autoPush: r.bool('AUTO_PUSH_ON_COMPLETE', false),
+      createPr: r.bool('CREATE_PR', false),
+      ...optional('prTargetBranch', r.str('PR_TARGET_BRANCH')),
+      ...optional(
+        'workflow',
+        workflowUrl
+          ? { gitUrl: workflowUrl, ...optional('branch', r.str('ACTIVE_WORKFLOW_BRANCH')), ...optional('path', workflowPath) }
+          : undefined,
+      ),
+      ...optional('mcpConfigPath', r.str('MCP_CONFIG_PATH')),
+    },
+    git: {
+      ...optional('githubToken', githubToken),
+      ...optional('gitlabToken', gitlabToken),
+      userName: sanitizeText(r.str('GIT_USER_NAME')) ?? 'Claude Code Runner',
+      userEmail: sanitizeText(r.str('GIT_USER_EMAIL')) ?? 'claude-code-runner@localhost',
+    },
+    langfuse,
+    runtime: {
+      logLevel,
+      maxBufferedBytes,
+      reconnectMaxDelayMs,
+      shutdownGraceMs,
+      ...optional('cliPath', r.str('CLAUDE_CODE_PATH')),
+      ...optional('cliMaxRetries', cliMaxRetries),
+      passthroughEnv,
+    },
+    secrets: [
+      anthropicApiKey,
+      botToken,
+      githubToken,
+      gitlabToken,
+      vertex?.userToken,
+      langfuse.publicKey,
+      langfuse.secretKey,
+    ].filter((s): s is string => !!s),
+    warnings: r.warnings,
+  };
+  return deepFreeze(config);
+}
+
+function readLangfuse(r: EnvReader): LangfuseConfig {
+  const requested = r.bool('LANGFUSE_ENABLED', false);
+  const flushTimeoutMs = Math.round((r.number('LANGFUSE_FLUSH_TIMEOUT', { min: 0.1, max: 600, fix: 'use seconds, e.g. 30' }) ?? 30) * 1000);
+  const maskMessages = r.bool('LANGFUSE_MASK_MESSAGES', false);
+  const publicKey = r.str('LANGFUSE_PUBLIC_KEY');
+  const secretKey = r.str('LANGFUSE_SECRET_KEY');
+  const hostRaw = r.str('LANGFUSE_HOST') ?? DEFAULT_LANGFUSE_HOST;
+  if (!requested) return { enabled: false, flushTimeoutMs, maskMessages, ...optional('publicKey', publicKey), ...optional('secretKey', secretKey) };
+  const missing: string[] = [];
+  if (!publicKey) missing.push('LANGFUSE_PUBLIC_KEY');
+  if (!secretKey) missing.push('LANGFUSE_SECRET_KEY');
+  let host: string | undefined;
+  try {
+    const u = new URL(hostRaw);
+    if (u.protocol === 'http:' || u.protocol === 'https:') host = hostRaw.replace(/\/+$/, '');
+  } catch {
+    /* reported below */
+  }
+  if (!host) missing.push('a valid http(s) LANGFUSE_HOST');
+  if (missing.length) {
+    r.warnings.push(`Langfuse tracing is off: LANGFUSE_ENABLED is true but ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} missing; the session runs untraced`);
+    return { enabled: false, flushTimeoutMs, maskMessages, ...optional('publicKey', publicKey), ...optional('secretKey', secretKey) };
+  }
+  return { enabled: true, host, publicKey, secretKey, flushTimeoutMs, maskMessages };
+}
+
+/** `ws://h:8080/api/projects/p/sessions/s/ws` -> `http://h:8080/api`. */
+export function deriveApiUrl(websocketUrl: string): string | undefined {
+  const u = new URL(websocketUrl);
+  const idx = u.pathname.indexOf('/api/');
+  if (idx < 0) return undefined;
+  u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
+  u.pathname = u.pathname.slice(0, idx + 4);
+  u.search = '';
+  return u.toString().replace(/\/+$/, '');
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}

@@ -1,0 +1,150 @@
+/**
+ * Secret redaction, by value and by pattern.
+ *
+ * By value: every secret the process was given (API keys, bot token, git tokens, Langfuse keys,
+ * Vertex token) is replaced wherever it appears, even inside text the model produced.
+ * By pattern: well-known token shapes are replaced even when we were never told the value
+ * (a token the agent found in a file, a credential in a URL).
+ *
+ * Values shorter than MIN_SECRET_LENGTH are not redacted by value: replacing every "abc" in a
+ * session's output would destroy it, and such a value is not a credential anyone issues.
+ */
+
+export const REDACTED = '[REDACTED]';
+export const MIN_SECRET_LENGTH = 8;
+
+/** Token shapes issued by the services this runner talks to. Each is a complete token. */
+const TOKEN_PATTERNS: readonly string[] = [
+  'sk-ant-[A-Za-z0-9_-]{8,}',
+  '[sp]k-lf-[A-Za-z0-9_-]{8,}',
+  'gh[pousr]_[A-Za-z0-9]{20,}',
+  'github_pat_[A-Za-z0-9_]{20,}',
+  'glpat-[A-Za-z0-9_-]{20,}',
+  'ya29\\.[A-Za-z0-9_.-]{20,}',
+  'AKIA[0-9A-Z]{16}',
+  'xox[abprs]-[A-Za-z0-9-]{10,}',
+  '-----BEGIN [A-Z ]*PRIVATE KEY-----[\\s\\S]*?-----END [A-Z ]*PRIVATE KEY-----',
+];
+
+/** Shapes where a prefix stays readable and only the credential part goes. */
+const PREFIXED_PATTERNS: readonly { re: string; keep: number }[] = [
+  // "Authorization: Bearer abc…" -> "Bearer [REDACTED]"
+  { re: '(Bearer\\s+)[A-Za-z0-9._~+/=-]{8,}', keep: 1 },
+  // "Basic dXNlcjpwYXNz" -> "Basic [REDACTED]"
+  { re: '(Basic\\s+)[A-Za-z0-9+/=]{12,}', keep: 1 },
+  // "https://user:password@host" -> "https://[REDACTED]@host"
+  { re: '([a-z][a-z0-9+.-]*://)[^\\s/@:]+:[^\\s/@]+@', keep: 1 },
+];
+
+/** Markers that begin a token; used to hold back a streamed tail that may become a secret. */
+const STREAM_MARKERS = ['sk-ant-', 'sk-lf-', 'pk-lf-', 'ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_', 'glpat-', 'ya29.', 'AKIA', 'xoxb-', 'xoxp-', 'Bearer ', 'Basic ', '-----BEGIN'];
+const TOKEN_CHARS = '[A-Za-z0-9._~+/=-]';
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export class Redactor {
+  private readonly values: string[];
+  private readonly valueRe: RegExp | null;
+  private readonly tokenRe: RegExp;
+  private readonly prefixedRe: RegExp;
+
+  constructor(secrets: Iterable<string | undefined | null> = []) {
+    const unique = new Set<string>();
+    for (const s of secrets) if (s && s.length >= MIN_SECRET_LENGTH) unique.add(s);
+    // Longest first, so a secret that contains another is replaced whole.
+    this.values = [...unique].sort((a, b) => b.length - a.length);
+    this.valueRe = this.values.length
+      ? new RegExp(this.values.map(escapeRegExp).join('|'), 'g')
+      : null;
+    this.tokenRe = new RegExp(TOKEN_PATTERNS.join('|'), 'g');
+    this.prefixedRe = new RegExp(PREFIXED_PATTERNS.map((p) => p.re).join('|'), 'g');
+  }
+
+  /** A redactor that also knows these extra values (e.g. a token minted later). */
+  with(...more: (string | undefined)[]): Redactor {
+    return new Redactor([...this.values, ...more]);
+  }
+
+  get secretValues(): readonly string[] {
+    return this.values;
+  }
+
+  redact(text: string): string {
+    let out = text;
+    if (this.valueRe) out = out.replace(this.valueRe, REDACTED);
+    out = out.replace(this.tokenRe, REDACTED);
+    out = out.replace(this.prefixedRe, (match: string, ...groups: unknown[]) => {
+      const prefix = groups.slice(0, PREFIXED_PATTERNS.length).find((g) => typeof g === 'string');
+      return typeof prefix === 'string' ? `${prefix}${REDACTED}` : REDACTED;
+    });
+    return out;
+  }
+
+  /** Redacts every string inside a JSON-like value; returns a new value, leaves the input alone. */
+  redactDeep<T>(value: T): T {
+    return this.walk(value) as T;
+  }
+
+  private walk(value: unknown): unknown {
+    if (typeof value === 'string') return this.redact(value);
+    if (Array.isArray(value)) return value.map((v) => this.walk(v));
+    if (value !== null && typeof value === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) out[k] = this.walk(v);
+      return out;
+    }
+    return value;
+  }
+
+  /** Length of the longest tail of `text` that could still grow into a secret. */
+  heldTailLength(text: string): number {
+    let held = 0;
+    for (const v of this.values) held = Math.max(held, longestSuffixThatIsPrefix(text, v));
+    for (const m of STREAM_MARKERS) held = Math.max(held, longestSuffixThatIsPrefix(text, m));
+    // A marker already complete, followed by token characters: the token may go on.
+    const window = text.slice(-4096);
+    const tail = new RegExp(
+      `(?:${STREAM_MARKERS.map(escapeRegExp).join('|')})${TOKEN_CHARS}*$|[a-z][a-z0-9+.-]*://[^\\s/@]*$`,
+    ).exec(window);
+    if (tail) held = Math.max(held, tail[0].length);
+    return held;
+  }
+
+  /** A redactor for text that arrives in pieces (see StreamRedactor). */
+  stream(): StreamRedactor {
+    return new StreamRedactor(this);
+  }
+}
+
+function longestSuffixThatIsPrefix(text: string, candidate: string): number {
+  const max = Math.min(text.length, candidate.length);
+  for (let k = max; k > 0; k--) {
+    if (text.endsWith(candidate.slice(0, k))) return k;
+  }
+  return 0;
+}
+
+/**
+ * Redacts streamed text whose secrets may be split across chunks. It holds back only the tail
+ * that could still become a secret (usually nothing, or one character), so output stays live.
+ */
+export class StreamRedactor {
+  private held = '';
+  constructor(private readonly redactor: Redactor) {}
+
+  push(chunk: string): string {
+    const text = this.held + chunk;
+    const hold = Math.min(this.redactor.heldTailLength(text), 4096);
+    this.held = text.slice(text.length - hold);
+    const ready = text.slice(0, text.length - hold);
+    return ready ? this.redactor.redact(ready) : '';
+  }
+
+  end(): string {
+    const rest = this.held;
+    this.held = '';
+    return rest ? this.redactor.redact(rest) : '';
+  }
+}

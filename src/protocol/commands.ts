@@ -1,0 +1,113 @@
+/**
+ * Backend -> runner messages (contract §3): `{type, payload}`. Incoming frames are safeParsed;
+ * an unknown type is logged and ignored, never fatal.
+ *
+ * Extension beyond the contract: `ack {seq}` tells the runner that the backend has persisted
+ * every frame up to `seq`, so the runner can forget them and, after a reconnect, resend only
+ * what came after. A backend that never acks still gets every frame (see docs/protocol.md).
+ */
+import { z } from 'zod';
+
+const text = z.string().max(1_000_000);
+
+/** Who sent a user message, when it did not come from the session's own user. */
+export const MessageSender = z.object({
+  session: z.string().optional(),
+  agent: z.string().optional(),
+  user: z.string().optional(),
+});
+
+export const UserMessageCommand = z.object({
+  type: z.enum(['user_message', 'user.message']),
+  payload: z
+    .object({ content: text.optional(), text: text.optional(), from: MessageSender.optional(), id: z.string().optional() })
+    .passthrough()
+    .refine((p) => typeof (p.content ?? p.text) === 'string', {
+      message: 'a user message needs payload.content or payload.text',
+    }),
+});
+
+export const InterruptCommand = z.object({
+  type: z.literal('interrupt'),
+  payload: z.object({}).passthrough().optional(),
+});
+
+export const EndSessionCommand = z.object({
+  type: z.enum(['end_session', 'terminate', 'stop']),
+  payload: z.object({}).passthrough().optional(),
+});
+
+export const WorkflowChangeCommand = z.object({
+  type: z.literal('workflow_change'),
+  payload: z.object({ gitUrl: z.string(), branch: z.string().optional(), path: z.string().optional() }).passthrough(),
+});
+
+export const RepoAddedCommand = z.object({
+  type: z.literal('repo_added'),
+  payload: z.object({ url: z.string(), branch: z.string().optional(), name: z.string().optional() }).passthrough(),
+});
+
+export const RepoRemovedCommand = z.object({
+  type: z.literal('repo_removed'),
+  payload: z.object({ name: z.string() }).passthrough(),
+});
+
+export const PingCommand = z.object({ type: z.literal('ping'), payload: z.unknown().optional() });
+
+export const AckCommand = z.object({
+  type: z.literal('ack'),
+  payload: z.object({ seq: z.number().int().nonnegative() }),
+});
+
+export const BackendCommand = z.union([
+  UserMessageCommand,
+  InterruptCommand,
+  EndSessionCommand,
+  WorkflowChangeCommand,
+  RepoAddedCommand,
+  RepoRemovedCommand,
+  PingCommand,
+  AckCommand,
+]);
+export type BackendCommand = z.infer<typeof BackendCommand>;
+
+/** The types a runner understands; anything else is logged and ignored. */
+export const KNOWN_COMMAND_TYPES = new Set([
+  'user_message',
+  'user.message',
+  'interrupt',
+  'end_session',
+  'terminate',
+  'stop',
+  'workflow_change',
+  'repo_added',
+  'repo_removed',
+  'ping',
+  'ack',
+]);
+
+export type ParsedCommand =
+  | { ok: true; command: BackendCommand }
+  | { ok: false; reason: 'not-json' | 'unknown-type' | 'invalid'; type?: string; detail: string };
+
+export function parseCommand(raw: string): ParsedCommand {
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return { ok: false, reason: 'not-json', detail: 'frame is not JSON' };
+  }
+  const type = typeof data === 'object' && data !== null ? (data as { type?: unknown }).type : undefined;
+  if (typeof type !== 'string' || !KNOWN_COMMAND_TYPES.has(type)) {
+    return { ok: false, reason: 'unknown-type', type: typeof type === 'string' ? type : undefined, detail: `unknown type ${String(type)}` };
+  }
+  const parsed = BackendCommand.safeParse(data);
+  if (!parsed.success) {
+    return { ok: false, reason: 'invalid', type, detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+  }
+  return { ok: true, command: parsed.data };
+}
+
+export function userMessageText(cmd: z.infer<typeof UserMessageCommand>): string {
+  return cmd.payload.content ?? cmd.payload.text ?? '';
+}

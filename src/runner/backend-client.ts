@@ -1,0 +1,119 @@
+/**
+ * The runner's REST calls to the backend (contract §4): status, annotations, the parent's
+ * session, a git token. Every call carries the bot token, is bounded in time, and reports
+ * failures without echoing secrets. Status updates are retried: the final status must land.
+ */
+import { SystemError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { Redactor } from '../observability/redact.js';
+import { pickStatusFields, type StatusUpdate } from '../protocol/status.js';
+
+export interface BackendClientOptions {
+  apiUrl?: string;
+  project: string;
+  sessionName: string;
+  botToken?: string;
+  logger: Logger;
+  redactor: Redactor;
+  /** Per-request timeout. */
+  timeoutMs?: number;
+}
+
+export interface SessionResource {
+  metadata?: { name?: string; annotations?: Record<string, string> };
+  spec?: Record<string, unknown>;
+  status?: Record<string, unknown>;
+}
+
+export class BackendClient {
+  constructor(private readonly opts: BackendClientOptions) {}
+
+  get enabled(): boolean {
+    return !!this.opts.apiUrl;
+  }
+
+  private sessionUrl(name = this.opts.sessionName): string {
+    return `${this.opts.apiUrl}/projects/${encodeURIComponent(this.opts.project)}/agentic-sessions/${encodeURIComponent(name)}`;
+  }
+
+  private async call(method: string, url: string, body?: unknown, contentType = 'application/json'): Promise<unknown> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = contentType;
+    if (this.opts.botToken) headers.authorization = `Bearer ${this.opts.botToken}`;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
+      });
+    } catch (e) {
+      throw new SystemError('status', `${method} ${url} failed: ${(e as Error).message}`, { cause: e });
+    }
+    const text = await res.text();
+    if (!res.ok) {
+      const detail = this.opts.redactor.redact(text.slice(0, 300));
+      throw new SystemError('status', `${method} ${url} answered ${res.status}: ${detail}`);
+    }
+    if (!text) return undefined;
+    try {
+      return JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** PUT …/status with only the contract's fields, redacted. */
+  async putStatus(update: StatusUpdate): Promise<void> {
+    if (!this.enabled) return;
+    const body = this.opts.redactor.redactDeep(pickStatusFields(update as Record<string, unknown>));
+    await this.call('PUT', `${this.sessionUrl()}/status`, body);
+  }
+
+  /**
+   * PUT status with retries (capped exponential backoff) until `deadline` (epoch ms). Returns
+   * whether it landed; never throws, so it can run in `finally`.
+   */
+  async putStatusReliably(update: StatusUpdate, deadline: number): Promise<boolean> {
+    if (!this.enabled) return false;
+    let delay = 200;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.putStatus(update);
+        return true;
+      } catch (e) {
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          this.opts.logger.error(`status ${update.phase ?? ''} not delivered after ${attempt} attempts: ${(e as Error).message}`);
+          return false;
+        }
+        this.opts.logger.warn(`status update failed (attempt ${attempt}), retrying: ${(e as Error).message}`);
+        await sleep(Math.min(delay, left));
+        delay = Math.min(delay * 2, 3_000);
+      }
+    }
+  }
+
+  /** JSON merge patch of this session's annotations. */
+  async patchAnnotations(annotations: Record<string, string>): Promise<void> {
+    if (!this.enabled) return;
+    await this.call('PATCH', this.sessionUrl(), { metadata: { annotations } }, 'application/merge-patch+json');
+  }
+
+  async getSession(name: string): Promise<SessionResource> {
+    if (!this.enabled) throw new SystemError('session', 'no BACKEND_API_URL: cannot read another session');
+    return (await this.call('GET', this.sessionUrl(name))) as SessionResource;
+  }
+
+  /** A short-lived git token minted by the backend for this session. */
+  async mintGitToken(): Promise<string | undefined> {
+    if (!this.enabled) return undefined;
+    const body = (await this.call('POST', `${this.sessionUrl()}/github/token`, {})) as { token?: unknown } | undefined;
+    return typeof body?.token === 'string' && body.token ? body.token : undefined;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
