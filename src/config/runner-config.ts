@@ -125,6 +125,7 @@ const PASSTHROUGH = [
   'NODE_EXTRA_CA_CERTS',
   'SSL_CERT_FILE',
   'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC',
+  'CLAUDE_CODE_TMPDIR',
   'CLAUDE_CODE_OVERLOADED_RETRY_BASE_DELAY_MS',
   'CLAUDE_CODE_OVERLOADED_RETRY_MAX_DELAY_MS',
   'CLAUDE_CODE_OVERLOADED_RETRY_MAX_WAIT_MS',
@@ -356,4 +357,33 @@ function deepFreeze<T>(o: T): T {
     for (const v of Object.values(o)) deepFreeze(v);
   }
   return o;
+}
+
+/**
+ * When the configuration is invalid the run cannot start, but the failure must still reach the
+ * platform (socket and status). This reads, best effort, only what reporting needs.
+ */
+export interface ReportingTarget {
+  websocketUrl?: string;
+  apiUrl?: string;
+  botToken?: string;
+  project: string;
+  sessionName?: string;
+  secrets: string[];
+}
+
+export function loadReportingTarget(env: Env): ReportingTarget {
+  const r = new EnvReader(env);
+  const ws = r.url('WEBSOCKET_URL', ['ws:', 'wss:']);
+  const apiUrl = r.url('BACKEND_API_URL', ['http:', 'https:']) ?? (ws ? deriveApiUrl(ws) : undefined);
+  const sessionName = r.str('AGENTIC_SESSION_NAME') ?? r.str('SESSION_ID');
+  const secretNames = ['ANTHROPIC_API_KEY', 'BOT_TOKEN', 'GITHUB_TOKEN', 'GITLAB_TOKEN', 'VERTEX_USER_TOKEN', 'LANGFUSE_PUBLIC_KEY', 'LANGFUSE_SECRET_KEY'];
+  return {
+    ...optional('websocketUrl', ws),
+    ...optional('apiUrl', apiUrl?.replace(/\/+$/, '')),
+    ...optional('botToken', r.str('BOT_TOKEN')),
+    project: r.str('PROJECT_NAME') ?? r.str('AGENTIC_SESSION_NAMESPACE') ?? 'default',
+    ...optional('sessionName', sessionName),
+    secrets: secretNames.map((n) => r.str(n)).filter((s): s is string => !!s),
+  };
 }

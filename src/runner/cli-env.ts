@@ -1,0 +1,38 @@
+/**
+ * The environment of the Claude Code CLI child. The SDK's `env` option replaces the child's
+ * environment entirely, which is what we want: the CLI (and the agent's shell) sees the model
+ * credentials and what the workspace adds, never the bot token or anything else we were given.
+ */
+import path from 'node:path';
+import type { RunnerConfig } from '../config/runner-config.js';
+import type { PreparedWorkspace } from '../workspace/types.js';
+
+export function cliStateDir(config: Readonly<RunnerConfig>): string {
+  return path.join(config.workspace.stateDir, '.claude');
+}
+
+export function buildCliEnv(config: Readonly<RunnerConfig>, prepared: PreparedWorkspace): Record<string, string> {
+  const env: Record<string, string> = { ...config.runtime.passthroughEnv };
+  env.CLAUDE_CONFIG_DIR = cliStateDir(config);
+  const { model } = config;
+  if (model.provider === 'vertex' && model.vertex) {
+    env.CLAUDE_CODE_USE_VERTEX = '1';
+    env.ANTHROPIC_VERTEX_PROJECT_ID = model.vertex.projectId;
+    env.CLOUD_ML_REGION = model.vertex.region;
+    if (model.vertex.baseUrl) env.ANTHROPIC_VERTEX_BASE_URL = model.vertex.baseUrl;
+    if (model.vertex.userToken) {
+      // A user's access token goes to Vertex as is; the CLI's own Google auth is skipped.
+      env.CLAUDE_CODE_SKIP_VERTEX_AUTH = '1';
+      env.ANTHROPIC_CUSTOM_HEADERS = `Authorization: Bearer ${model.vertex.userToken}`;
+    } else if (model.vertex.credentialsFile) {
+      env.GOOGLE_APPLICATION_CREDENTIALS = model.vertex.credentialsFile;
+    }
+  } else {
+    if (model.anthropicApiKey) env.ANTHROPIC_API_KEY = model.anthropicApiKey;
+    if (model.anthropicBaseUrl) env.ANTHROPIC_BASE_URL = model.anthropicBaseUrl;
+  }
+  if (model.maxTokens) env.CLAUDE_CODE_MAX_OUTPUT_TOKENS = String(model.maxTokens);
+  if (config.runtime.cliMaxRetries !== undefined) env.CLAUDE_CODE_MAX_RETRIES = String(config.runtime.cliMaxRetries);
+  Object.assign(env, prepared.cliEnv);
+  return env;
+}

@@ -1,0 +1,365 @@
+/**
+ * Runs one session end to end: reports Running, prepares the workspace, drives the conversation
+ * (one turn per user message, never two at once), maps every SDK message to frames the moment it
+ * arrives, handles the backend's commands, and finishes with a final status and an exit code.
+ *
+ * Ordering rules that keep the stream honest:
+ * - `agent.running` is sent when a turn really starts, `agent.waiting` when an interactive session
+ *   is idle; user messages that arrive during a turn wait in our own queue and start the next one.
+ * - The final status is reported only after the last frame was queued, and is retried until it
+ *   lands or the shutdown bound passes.
+ */
+import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
+import type { RunnerConfig } from '../config/runner-config.js';
+import { describeError, UserError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { Redactor } from '../observability/redact.js';
+import type { Tracer } from '../observability/tracing.js';
+import { userMessageText, type BackendCommand } from '../protocol/commands.js';
+import type { FrameDraft, ResultSummary } from '../protocol/frames.js';
+import { SDK_SESSION_ANNOTATION, type Phase, type StatusUpdate } from '../protocol/status.js';
+import type { PreparedWorkspace, WorkspaceChange, WorkspaceManager } from '../workspace/types.js';
+import type { BackendClient } from './backend-client.js';
+import { ClaudeSession } from './claude-session.js';
+import { MessageMapper, resultSummary } from './message-mapper.js';
+import type { RunnerSocket } from './socket-client.js';
+
+/** The status `result` field is cut to this many characters (the full text is on the socket). */
+export const MAX_STATUS_RESULT_CHARS = 16 * 1024;
+
+export const EXIT_CODES = {
+  completed: 0,
+  failed: 1,
+  config: 2,
+  timeout: 124,
+  sigint: 130,
+  sigterm: 143,
+} as const;
+
+export interface RunOutcome {
+  phase: Extract<Phase, 'Completed' | 'Failed' | 'Stopped'>;
+  message: string;
+  exitCode: number;
+  result?: ResultSummary;
+}
+
+export interface SessionRunnerDeps {
+  config: Readonly<RunnerConfig>;
+  logger: Logger;
+  redactor: Redactor;
+  socket: RunnerSocket;
+  backend: BackendClient;
+  workspace: WorkspaceManager;
+  tracer: Tracer;
+}
+
+type StopRequest = { phase: 'Failed' | 'Stopped'; message: string; exitCode: number };
+
+export class SessionRunner {
+  private session: ClaudeSession | null = null;
+  private prepared: PreparedWorkspace | null = null;
+  private readonly mapper: MessageMapper;
+  private busy = false;
+  private readonly pending: string[] = [];
+  private turn = 0;
+  private lastResult: ResultSummary | undefined;
+  private sdkSessionId: string | undefined;
+  private ending = false;
+  private stopRequest: StopRequest | null = null;
+  private stopSignal!: () => void;
+  private readonly stopped = new Promise<void>((r) => (this.stopSignal = r));
+  private changeChain: Promise<void> = Promise.resolve();
+  private restarting = false;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: SessionRunnerDeps) {
+    this.mapper = new MessageMapper(deps.redactor);
+    this.log = deps.logger.child('session');
+  }
+
+  // --- lifecycle -----------------------------------------------------------------------------
+
+  async run(): Promise<RunOutcome> {
+    const { config, backend } = this.deps;
+    const statusRunning = backend
+      .putStatusReliably({ phase: 'Running', message: 'Runner started' }, Date.now() + 30_000)
+      .catch(() => false);
+    this.system(`Session ${config.session.name} started`, 'system', 'session.started');
+    let timeout: NodeJS.Timeout | undefined;
+    if (config.session.timeoutMs)
+      timeout = setTimeout(
+        () => this.stop({ phase: 'Failed', message: `Session timed out after ${config.session.timeoutMs! / 1000} s (TIMEOUT)`, exitCode: EXIT_CODES.timeout }),
+        config.session.timeoutMs,
+      );
+    let outcome: RunOutcome;
+    try {
+      outcome = await this.converse();
+    } catch (e) {
+      outcome = { phase: 'Failed', message: describeError(e), exitCode: EXIT_CODES.failed, ...(this.lastResult ? { result: this.lastResult } : {}) };
+    } finally {
+      if (timeout) clearTimeout(timeout);
+      await this.session?.terminate(config.runtime.shutdownGraceMs);
+    }
+    if (this.stopRequest) outcome = { ...this.stopRequest, ...(this.lastResult ? { result: this.lastResult } : {}) };
+    await statusRunning;
+    return this.finish(outcome);
+  }
+
+  /** Ends the run from outside (signal, timeout): the CLI is stopped, the outcome is `request`. */
+  stop(request: StopRequest): void {
+    if (this.stopRequest) return;
+    this.stopRequest = request;
+    this.log.info(`stopping: ${request.message}`);
+    this.stopSignal();
+    void this.session?.terminate(this.deps.config.runtime.shutdownGraceMs);
+  }
+
+  private async converse(): Promise<RunOutcome> {
+    const { config } = this.deps;
+    this.prepared = await this.deps.workspace.prepare();
+    const resume = await this.resolveResume();
+    if (this.stopRequest) throw new UserError('session', this.stopRequest.message);
+    this.startSession(this.prepared, resume);
+    if (config.session.prompt) this.submit(config.session.prompt);
+    else {
+      this.system('Chat ready', 'system', 'chat.ready');
+      this.deps.socket.send({ type: 'agent.waiting', payload: {} });
+    }
+    // A conversation may be replaced (workspace change); wait for the one that is current.
+    for (;;) {
+      const current = this.session!;
+      await Promise.race([current.done.catch((e: unknown) => this.onConversationError(e, current)), this.stopped]);
+      const stop = this.pendingStop();
+      if (stop) return { ...stop };
+      if (this.session === current && !this.restarting) break;
+      await this.changeChain;
+      if (this.session === current) break;
+    }
+    return this.conclude();
+  }
+
+  private conclude(): RunOutcome {
+    const { config } = this.deps;
+    const r = this.lastResult;
+    if (!r) return { phase: 'Failed', message: this.withStderr('Claude Code ended without producing a result'), exitCode: EXIT_CODES.failed };
+    if (config.session.interactive && this.ending)
+      return { phase: 'Completed', message: 'Session ended by the user', exitCode: EXIT_CODES.completed, result: r };
+    if (r.is_error)
+      return { phase: 'Failed', message: `Claude Code failed (${r.subtype}): ${r.result ?? 'no detail'}`, exitCode: EXIT_CODES.failed, result: r };
+    return { phase: 'Completed', message: 'Session completed', exitCode: EXIT_CODES.completed, result: r };
+  }
+
+  /**
+   * The SDK's iterator throws after an error result (e.g. the model kept answering 529): that
+   * result already tells the story, so it decides the outcome. Anything else is a CLI failure.
+   */
+  private onConversationError(e: unknown, session: ClaudeSession): void {
+    if (this.lastResult?.is_error) return;
+    if (this.pendingStop()) return;
+    throw new Error(this.withStderr(`Claude Code failed: ${describeError(e)}`, session));
+  }
+
+  private pendingStop(): StopRequest | null {
+    return this.stopRequest;
+  }
+
+  private withStderr(message: string, session = this.session): string {
+    const tail = session?.stderr;
+    return tail ? `${message}\n${tail.split('\n').slice(-10).join('\n')}` : message;
+  }
+
+  /** Workspace results, tracing, final frames and status. Never throws. */
+  private async finish(outcome: RunOutcome): Promise<RunOutcome> {
+    const { config, backend, socket, tracer } = this.deps;
+    const deadline = Date.now() + Math.max(config.runtime.shutdownGraceMs, 3_000);
+    let prUrls: string[] = [];
+    if (outcome.phase === 'Completed') {
+      try {
+        const report = await this.deps.workspace.finalize();
+        prUrls = report.prUrls;
+        if (report.repos.length) this.system(`Workspace results: ${report.repos.map((r) => `${r.name} ${r.status}`).join(', ')}`, 'info', 'workspace.finalized', { repos: report.repos, prUrls });
+      } catch (e) {
+        this.system(`Pushing results failed: ${describeError(e)}`, 'error', 'workspace.failed');
+      }
+    }
+    await tracer.shutdown({ ...(outcome.phase !== 'Completed' ? { error: outcome.message } : {}), ...(outcome.result ? { result: outcome.result } : {}) });
+    const event = outcome.phase === 'Completed' ? 'session.completed' : outcome.phase === 'Stopped' ? 'session.stopped' : 'session.failed';
+    this.system(outcome.phase === 'Completed' ? outcome.message : `${outcome.phase}: ${outcome.message}`, outcome.phase === 'Failed' ? 'error' : 'system', event);
+    const status: StatusUpdate = {
+      phase: outcome.phase,
+      completionTime: new Date().toISOString(),
+      message: prUrls.length ? `${outcome.message}; pull request: ${prUrls.join(', ')}` : outcome.message,
+      ...(outcome.result ? summaryForStatus(outcome.result) : {}),
+    };
+    await backend.putStatusReliably(status, deadline);
+    const flushed = await socket.flush(Math.max(500, deadline - Date.now()));
+    if (!flushed) this.log.warn(`${socket.pendingFrames} frame(s) not confirmed by the backend before exit`);
+    return outcome;
+  }
+
+  // --- the conversation ------------------------------------------------------------------
+
+  private startSession(prepared: PreparedWorkspace, resume: string | undefined): void {
+    this.session = new ClaudeSession({
+      config: this.deps.config,
+      prepared,
+      ...(resume ? { resume } : {}),
+      logger: this.deps.logger,
+      redactor: this.deps.redactor,
+      onMessage: (m) => this.onSdkMessage(m),
+    });
+  }
+
+  private async resolveResume(): Promise<string | undefined> {
+    const parent = this.deps.config.session.parentSessionId;
+    if (!parent) return undefined;
+    try {
+      const res = await this.deps.backend.getSession(parent);
+      const id = res.metadata?.annotations?.[SDK_SESSION_ANNOTATION];
+      if (id) {
+        this.system(`Continuing session ${parent}`, 'info', 'session.continued', { parent });
+        return id;
+      }
+      this.system(`Session ${parent} has no Claude session to resume; starting a new conversation in its workspace`, 'warn');
+    } catch (e) {
+      this.system(`Could not read session ${parent} to resume it (${describeError(e)}); starting a new conversation`, 'warn');
+    }
+    return undefined;
+  }
+
+  /** Starts a turn now if idle, else queues it behind the running one. */
+  private submit(text: string): void {
+    if (this.busy || this.restarting) {
+      this.pending.push(text);
+      return;
+    }
+    const session = this.session;
+    if (!session) {
+      this.pending.push(text);
+      return;
+    }
+    this.busy = true;
+    this.turn++;
+    this.deps.tracer.startTurn({ text: this.deps.redactor.redact(text), turn: this.turn });
+    this.deps.socket.send({ type: 'agent.running', payload: {} });
+    if (!session.send(text)) {
+      this.busy = false;
+      this.system('The conversation is closed; message not delivered', 'warn');
+    }
+  }
+
+  private onSdkMessage(message: SDKMessage): void {
+    this.deps.tracer.observe(message);
+    for (const frame of this.mapper.map(message)) this.deps.socket.send(frame);
+    if (message.type === 'system' && message.subtype === 'init') this.recordSdkSession(message.session_id);
+    if (message.type === 'result') this.onTurnEnd(resultSummary(message));
+  }
+
+  private recordSdkSession(id: string): void {
+    if (!id || id === this.sdkSessionId) return;
+    this.sdkSessionId = id;
+    this.deps.backend
+      .patchAnnotations({ [SDK_SESSION_ANNOTATION]: id })
+      .catch((e: unknown) => this.log.warn(`could not record the Claude session id: ${describeError(e)}`));
+  }
+
+  private onTurnEnd(result: ResultSummary): void {
+    this.lastResult = result;
+    this.busy = false;
+    void this.deps.tracer.flush();
+    if (this.ending || this.stopRequest || this.restarting) return;
+    const next = this.pending.shift();
+    if (next !== undefined) return this.submit(next);
+    if (this.deps.config.session.interactive) this.deps.socket.send({ type: 'agent.waiting', payload: {} });
+    else this.endConversation();
+  }
+
+  private endConversation(): void {
+    this.ending = true;
+    this.session?.endInput();
+  }
+
+  // --- commands from the backend -----------------------------------------------------------
+
+  handleCommand(cmd: BackendCommand): void {
+    switch (cmd.type) {
+      case 'user_message':
+      case 'user.message': {
+        const text = userMessageText(cmd);
+        if (!this.deps.config.session.interactive) {
+          this.system('This session is not interactive (INTERACTIVE is not true): message ignored', 'warn');
+          return;
+        }
+        if (this.ending || this.stopRequest) return;
+        this.submit(text);
+        return;
+      }
+      case 'interrupt':
+        if (!this.busy) return;
+        this.pending.length = 0;
+        this.system('Interrupted by the user', 'system', 'turn.interrupted');
+        this.session?.interrupt().catch((e: unknown) => this.log.warn(`interrupt failed: ${describeError(e)}`));
+        return;
+      case 'end_session':
+      case 'terminate':
+      case 'stop':
+        if (this.ending) return;
+        this.system('Ending the session', 'system', 'interactive.ended');
+        this.pending.length = 0;
+        if (this.busy) this.session?.interrupt().catch(() => undefined);
+        this.endConversation();
+        return;
+      case 'repo_added':
+      case 'repo_removed':
+      case 'workflow_change':
+        this.changeChain = this.changeChain.then(() => this.applyChange({ type: cmd.type, ...cmd.payload } as WorkspaceChange));
+        return;
+      default:
+        return;
+    }
+  }
+
+  /**
+   * Applies a workspace change between turns, then continues the same Claude session (resume)
+   * with the new directories so the agent keeps its context.
+   */
+  private async applyChange(change: WorkspaceChange): Promise<void> {
+    if (this.ending || this.stopRequest) return;
+    await this.waitIdle();
+    this.restarting = true;
+    try {
+      const applied = await this.deps.workspace.apply(change);
+      this.system(applied.summary, 'info', `workspace.${change.type}`);
+      const old = this.session;
+      old?.endInput();
+      await old?.done.catch(() => undefined);
+      this.prepared = applied;
+      this.startSession(applied, this.sdkSessionId);
+      this.restarting = false;
+      if (applied.startupPrompt) this.submit(applied.startupPrompt);
+      else {
+        const next = this.pending.shift();
+        if (next !== undefined) this.submit(next);
+        else if (this.deps.config.session.interactive) this.deps.socket.send({ type: 'agent.waiting', payload: {} });
+      }
+    } catch (e) {
+      this.restarting = false;
+      this.system(`Could not apply ${change.type}: ${describeError(e)}`, 'error', 'workspace.change_failed');
+    }
+  }
+
+  private async waitIdle(): Promise<void> {
+    while (this.busy && !this.stopRequest) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  private system(message: string, level: 'info' | 'debug' | 'warn' | 'error' | 'system', event?: string, data?: Record<string, unknown>): void {
+    const frame: FrameDraft = { type: 'system.message', payload: { message, level, ...(event ? { event } : {}), ...(data ? { data } : {}) } };
+    this.deps.socket.send(frame);
+    if (level === 'warn' || level === 'error') this.log[level](message);
+  }
+}
+
+function summaryForStatus(r: ResultSummary): StatusUpdate {
+  const result = r.result && r.result.length > MAX_STATUS_RESULT_CHARS ? `${r.result.slice(0, MAX_STATUS_RESULT_CHARS)}… [truncated]` : r.result;
+  return { ...r, result };
+}
