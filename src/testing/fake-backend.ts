@@ -83,6 +83,16 @@ export class FakeBackend {
     return this.socket !== null;
   }
 
+  /** Forgets everything recorded, for the next run (a new run's seq starts at 1 again). */
+  reset(): void {
+    this.frames.length = 0;
+    this.rawFrames.length = 0;
+    this.calls.length = 0;
+    this.statuses.length = 0;
+    this.connections.length = 0;
+    this.seen.clear();
+  }
+
   /** Sends a backend -> runner message. */
   command(type: string, payload: Record<string, unknown> = {}): void {
     if (!this.socket) throw new Error('runner not connected');
