@@ -29,6 +29,7 @@ interface OpenStream {
 export class MessageMapper {
   private readonly streams = new Map<string, OpenStream>();
   private readonly subAgentNames = new Map<string, string>();
+  private initSession: string | undefined;
 
   constructor(private readonly redactor: Redactor) {}
 
@@ -43,7 +44,8 @@ export class MessageMapper {
       case 'result':
         return [{ type: 'agent.message', payload: { type: 'result.message', payload: resultSummary(msg) } }];
       case 'system':
-        if (msg.subtype === 'init')
+        // The CLI repeats init at every turn; the platform needs it once per CLI session.
+        if (msg.subtype === 'init' && msg.session_id !== this.initSession && (this.initSession = msg.session_id))
           return [
             {
               type: 'system.message',
