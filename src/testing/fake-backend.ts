@@ -93,6 +93,11 @@ export class FakeBackend {
     this.seen.clear();
   }
 
+  /** Serves this session resource on GET …/agentic-sessions/{name}. */
+  setSession(name: string, resource: unknown): void {
+    this.opts.sessions = { ...this.opts.sessions, [name]: resource };
+  }
+
   /** Sends a backend -> runner message. */
   command(type: string, payload: Record<string, unknown> = {}): void {
     if (!this.socket) throw new Error('runner not connected');
