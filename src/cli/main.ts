@@ -70,7 +70,10 @@ function isEntrypoint(): boolean {
 if (isEntrypoint()) {
   dispatch(process.argv.slice(2)).then(
     (code) => {
+      // Each command has closed what it owns by now; libraries may still hold grace timers
+      // (the SDK keeps a few seconds of its own), which must not delay a pod's exit.
       process.exitCode = code;
+      setImmediate(() => process.exit(code));
     },
     (err: unknown) => {
       process.stderr.write(`claude-code-runner: ${err instanceof Error ? err.message : String(err)}\n`);
