@@ -204,6 +204,26 @@ describe('runner stop paths', () => {
     assert.deepEqual(await processList('slow-tool-marker-7f3a'), [], 'the agent\'s shell command is gone');
   });
 
+  test('SIGINT mid-turn: status Stopped, exit 130', async () => {
+    const p = startRunner(h.env, { PROMPT: '[[scenario:slow-tool]] go', SESSION_ID: 'int1' });
+    await h.backend.waitForFrame((f) => (f.payload as { tool?: string }).tool === 'Bash', 30_000, 'the Bash tool call');
+    p.child.kill('SIGINT');
+    assert.equal((await p.exit).code, 130, p.stderr());
+    assert.equal(h.backend.statuses.at(-1)!.phase, 'Stopped');
+    assert.ok(h.backend.frames.some((f) => f.payload.event === 'session.stopped'));
+  });
+
+  test('the final status is retried until the backend takes it', async () => {
+    h.model.addScenario({ name: 'quick', turns: [{ steps: [{ text: 'Quick answer.' }] }] });
+    const p = startRunner(h.env, { PROMPT: '[[scenario:quick]] go', SESSION_ID: 'retry1' });
+    await h.backend.waitFor(() => h.backend.statuses.length >= 1, 20_000, 'Running status');
+    h.backend.failNextStatuses(3);
+    assert.equal((await p.exit).code, 0, p.stderr());
+    assert.equal(h.backend.statuses.at(-1)!.phase, 'Completed');
+    const puts = h.backend.calls.filter((c) => c.method === 'PUT');
+    assert.ok(puts.length >= 5, `the final status took several attempts (${puts.length} PUTs)`);
+  });
+
   test('a TIMEOUT that expires mid-turn: Failed, exit 124, no process left behind', async () => {
     const r = await runToEnd(h.env, { PROMPT: '[[scenario:slow-tool]] go', SESSION_ID: 'timeout1', TIMEOUT: '3' });
     assert.equal(r.code, 124, r.stderr);
