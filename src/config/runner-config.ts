@@ -80,12 +80,18 @@ export interface RunnerConfig {
     prTargetBranch?: string;
     workflow?: WorkflowSpec;
     mcpConfigPath?: string;
+    /** Accept `stdio` servers from `.mcp.json` (they run commands inside the pod). */
+    mcpAllowStdio: boolean;
   };
   git: {
     githubToken?: string;
     gitlabToken?: string;
     userName: string;
     userEmail: string;
+    /** GitHub REST base (GitHub Enterprise under any name, or a stand-in). */
+    githubApiUrl?: string;
+    /** GitLab REST base including `/api/v4`. */
+    gitlabApiUrl?: string;
   };
   langfuse: LangfuseConfig;
   runtime: {
@@ -279,12 +285,15 @@ export function loadRunnerConfig(env: Env): Readonly<RunnerConfig> {
           : undefined,
       ),
       ...optional('mcpConfigPath', r.str('MCP_CONFIG_PATH')),
+      mcpAllowStdio: r.bool('MCP_ALLOW_STDIO', false),
     },
     git: {
       ...optional('githubToken', githubToken),
       ...optional('gitlabToken', gitlabToken),
       userName: sanitizeText(r.str('GIT_USER_NAME')) ?? 'Claude Code Runner',
       userEmail: sanitizeText(r.str('GIT_USER_EMAIL')) ?? 'claude-code-runner@localhost',
+      ...optional('githubApiUrl', r.url('GITHUB_API_URL', ['http:', 'https:'])?.replace(/\/+$/, '')),
+      ...optional('gitlabApiUrl', r.url('GITLAB_API_URL', ['http:', 'https:'])?.replace(/\/+$/, '')),
     },
     langfuse,
     runtime: {

@@ -304,14 +304,6 @@ export function loadServeConfig(argv: readonly string[], env: Env, cwd = process
   return { help: false, config: deepFreeze(config) };
 }
 
-/**
- * Serve's whole environment, for code outside src/config that must build a child's environment
- * (the `startServe` test helper). Nothing else should need it.
- */
-export function processEnvironment(): Env {
-  return process.env;
-}
-
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object' && !Object.isFrozen(o)) {
     Object.freeze(o);

@@ -33,7 +33,10 @@ const PREFIXED_PATTERNS: readonly { re: string; keep: number }[] = [
   // "Basic dXNlcjpwYXNz" -> "Basic [REDACTED]"
   { re: '(Basic\\s+)[A-Za-z0-9+/=]{12,}', keep: 1 },
   // "https://user:password@host" -> "https://[REDACTED]@host"
-  { re: '([a-z][a-z0-9+.-]*://)[^\\s/@:]+:[^\\s/@]+@', keep: 1 },
+  // FIX (review): the scheme is optional, so a stream split right after it ("https" | "://u:p@h")
+  // still redacts the credential in the later piece; and "@" is only looked at, not replaced, so
+  // the host stays readable as documented above (it used to read "https://[REDACTED]host").
+  { re: '((?:[a-z][a-z0-9+.-]*)?://)[^\\s/@:]+:[^\\s/@]+(?=@)', keep: 1 },
 ];
 
 /** Markers that begin a token; used to hold back a streamed tail that may become a secret. */
@@ -45,24 +48,32 @@ function escapeRegExp(s: string): string {
 }
 
 export class Redactor {
-  private readonly values: string[];
-  private readonly valueRe: RegExp | null;
+  private values: string[] = [];
+  private valueRe: RegExp | null = null;
   private readonly tokenRe: RegExp;
   private readonly prefixedRe: RegExp;
 
   constructor(secrets: Iterable<string | undefined | null> = []) {
-    const unique = new Set<string>();
-    for (const s of secrets) if (s && s.length >= MIN_SECRET_LENGTH) unique.add(s);
-    // Longest first, so a secret that contains another is replaced whole.
-    this.values = [...unique].sort((a, b) => b.length - a.length);
-    this.valueRe = this.values.length
-      ? new RegExp(this.values.map(escapeRegExp).join('|'), 'g')
-      : null;
+    this.add(...secrets);
     this.tokenRe = new RegExp(TOKEN_PATTERNS.join('|'), 'g');
     this.prefixedRe = new RegExp(PREFIXED_PATTERNS.map((p) => p.re).join('|'), 'g');
   }
 
-  /** A redactor that also knows these extra values (e.g. a token minted later). */
+  /**
+   * Learns more secret values (e.g. a git token minted at run time). Everything sharing this
+   * redactor, open streams included, redacts them from now on.
+   */
+  add(...more: (string | undefined | null)[]): this {
+    const unique = new Set(this.values);
+    for (const s of more) if (s && s.length >= MIN_SECRET_LENGTH) unique.add(s);
+    if (unique.size === this.values.length) return this;
+    // Longest first, so a secret that contains another is replaced whole.
+    this.values = [...unique].sort((a, b) => b.length - a.length);
+    this.valueRe = new RegExp(this.values.map(escapeRegExp).join('|'), 'g');
+    return this;
+  }
+
+  /** A new redactor that also knows these values; this one is unchanged. */
   with(...more: (string | undefined)[]): Redactor {
     return new Redactor([...this.values, ...more]);
   }
@@ -105,11 +116,37 @@ export class Redactor {
     for (const m of STREAM_MARKERS) held = Math.max(held, longestSuffixThatIsPrefix(text, m));
     // A marker already complete, followed by token characters: the token may go on.
     const window = text.slice(-4096);
+    // FIX (review): "Bearer"/"Basic" may be followed by any run of whitespace (the patterns use
+    // \s+); a URL may be split before, inside or right after "://" (a trailing ":" or ":/" is held with the
+    // scheme character before it); a PEM private key is held from its header until its END line.
     const tail = new RegExp(
-      `(?:${STREAM_MARKERS.map(escapeRegExp).join('|')})${TOKEN_CHARS}*$|[a-z][a-z0-9+.-]*://[^\\s/@]*$`,
+      `(?:${STREAM_MARKERS.map(escapeRegExp).map((m) => m.replace(/ $/, '\\s+')).join('|')})${TOKEN_CHARS}*$` +
+        `|(?:[a-z][a-z0-9+.-]*)?://[^\\s/@]*$|[a-z0-9+.-]:/{0,2}$` +
+        `|-----BEGIN[A-Z ]*-{0,5}$|-----BEGIN [A-Z ]*PRIVATE KEY-----(?:(?!-----END [A-Z ]*PRIVATE KEY-----)[\\s\\S])*$`,
     ).exec(window);
     if (tail) held = Math.max(held, tail[0].length);
     return held;
+  }
+
+  /**
+   * FIX (review): where to cut `text` so that no complete secret straddles the cut. The held tail
+   * can begin inside a secret that is already whole (e.g. its last characters also begin another
+   * secret or a marker: "…secretA" + "nother…"); redacting the two sides apart would leak it.
+   */
+  safeCut(text: string, cut: number): number {
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (const re of [this.valueRe, this.tokenRe, this.prefixedRe]) {
+        if (!re) continue;
+        for (const m of text.matchAll(re)) {
+          if (m.index < cut && m.index + m[0].length > cut) {
+            cut = m.index;
+            moved = true;
+          }
+        }
+      }
+    }
+    return cut;
   }
 
   /** A redactor for text that arrives in pieces (see StreamRedactor). */
@@ -137,8 +174,9 @@ export class StreamRedactor {
   push(chunk: string): string {
     const text = this.held + chunk;
     const hold = Math.min(this.redactor.heldTailLength(text), 4096);
-    this.held = text.slice(text.length - hold);
-    const ready = text.slice(0, text.length - hold);
+    const cut = this.redactor.safeCut(text, text.length - hold); // FIX (review): see safeCut
+    this.held = text.slice(cut);
+    const ready = text.slice(0, cut);
     return ready ? this.redactor.redact(ready) : '';
   }
 

@@ -56,6 +56,9 @@ export class ClaudeSession {
       // Project settings bring a repo's or workflow's .claude/ agents and commands.
       settingSources: ['project'],
       mcpServers: prepared.mcpServers,
+      // Only the servers the workspace accepted: project settings must not start others
+      // (e.g. stdio servers the platform did not opt in to).
+      strictMcpConfig: true,
       env: buildCliEnv(config, prepared),
       abortController: this.abort,
       spawnClaudeCodeProcess: (spawnOpts) => {

@@ -200,6 +200,8 @@ export class SessionRunner {
   // --- the conversation ------------------------------------------------------------------
 
   private startSession(prepared: PreparedWorkspace, resume: string | undefined): void {
+    // Tokens minted while preparing the workspace are secrets like the ones we were given.
+    if (prepared.secrets?.length) this.deps.redactor.add(...prepared.secrets);
     this.session = new ClaudeSession({
       config: this.deps.config,
       prepared,

@@ -16,8 +16,17 @@ export interface PreparedWorkspace {
   mcpServers: Record<string, McpServerConfig>;
   /** Tools allowed beyond the built-in list (e.g. `mcp__<server>`). */
   extraAllowedTools: string[];
-  /** Variables for the CLI (and so the agent's shell), e.g. a git credential helper. */
+  /**
+   * Variables for the CLI (and so the agent's shell): a git credential helper that reads the
+   * token from the environment (GIT_CONFIG_COUNT/KEY/VALUE + CCR_GIT_TOKEN_<n>), GH_TOKEN /
+   * GITLAB_TOKEN, the git identity. They hold tokens: pass them on, never print them.
+   */
   cliEnv: Record<string, string>;
+  /**
+   * Secrets the workspace obtained at run time (a token minted by the backend). The runner
+   * must redact them too, e.g. `redactor = redactor.with(...secrets)`.
+   */
+  secrets?: string[];
 }
 
 export interface AppliedChange extends PreparedWorkspace {
@@ -54,4 +63,8 @@ export interface WorkspaceManager {
 }
 
 /** Progress lines for the socket ("Cloning app…", "✓ app ready"). */
-export type ProgressSink = (message: string, level?: 'info' | 'warn' | 'error', data?: Record<string, unknown>) => void;
+export type ProgressSink = (
+  message: string,
+  level?: 'info' | 'warn' | 'error',
+  data?: Record<string, unknown>,
+) => void;
