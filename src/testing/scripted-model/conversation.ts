@@ -79,7 +79,8 @@ export function analyzeConversation(messages: readonly ApiMessage[]): Conversati
       texts.push(text);
     }
     if (m.role === 'user') {
-      for (const b of blocks(m)) if (b.type === 'tool_result') lastToolResult = toolResultText(b.content);
+      for (const b of blocks(m))
+        if (b.type === 'tool_result') lastToolResult = toolResultText(b.content);
     }
   });
   const latest = userTextIndexes.at(-1) ?? -1;

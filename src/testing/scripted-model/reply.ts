@@ -49,7 +49,8 @@ export function buildReply(step: Step, ctx: TemplateContext, opts: ReplyOptions)
   const text = step.text === undefined ? undefined : renderTemplate(step.text, ctx);
   const tools = step.tools ?? [];
   // An empty text next to tool calls would be an empty block, which the real API never sends.
-  if (text !== undefined && (text !== '' || tools.length === 0)) content.push({ type: 'text', text });
+  if (text !== undefined && (text !== '' || tools.length === 0))
+    content.push({ type: 'text', text });
   for (const tool of tools as ToolCall[]) {
     content.push({
       type: 'tool_use',

@@ -26,12 +26,7 @@ export interface StepError {
 }
 
 export type StopReason =
-  | 'end_turn'
-  | 'max_tokens'
-  | 'stop_sequence'
-  | 'tool_use'
-  | 'pause_turn'
-  | 'refusal';
+  'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | 'pause_turn' | 'refusal';
 
 export interface Step {
   text?: string;
@@ -106,30 +101,44 @@ const stepSchema = z
   .superRefine((step, ctx) => {
     // A step that is eventually served needs something to say; only an always-failing step may be empty.
     const alwaysFails = step.error !== undefined && step.error.times === undefined;
-    const hasContent = step.text !== undefined || (step.tools !== undefined && step.tools.length > 0);
+    const hasContent =
+      step.text !== undefined || (step.tools !== undefined && step.tools.length > 0);
     if (!hasContent && !alwaysFails) {
       ctx.addIssue({
         code: 'custom',
-        message: 'a step needs "text" or a non-empty "tools" (only an "error" without "times" may omit both)',
+        message:
+          'a step needs "text" or a non-empty "tools" (only an "error" without "times" may omit both)',
       });
     }
     if (step.cutTimes !== undefined && step.cutAfterEvents === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['cutTimes'], message: '"cutTimes" needs "cutAfterEvents"' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cutTimes'],
+        message: '"cutTimes" needs "cutAfterEvents"',
+      });
     }
   });
 
 const scenarioSchema = z.strictObject({
   name: z
     .string()
-    .regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, ".", "_" or "-" (it appears in URLs and markers)'),
+    .regex(
+      /^[A-Za-z0-9._-]+$/,
+      'use letters, digits, ".", "_" or "-" (it appears in URLs and markers)',
+    ),
   description: z.string().optional(),
-  turns: z.array(z.strictObject({ match: z.string().min(1).optional(), steps: z.array(stepSchema).min(1) })),
+  turns: z.array(
+    z.strictObject({ match: z.string().min(1).optional(), steps: z.array(stepSchema).min(1) }),
+  ),
   fallback: stepSchema.optional(),
 });
 
 // Compile-time proof that the zod schema and the hand-written interfaces agree.
 type Parsed = z.infer<typeof scenarioSchema>;
-const _agree: [Parsed extends Scenario ? true : false, Scenario extends Parsed ? true : false] = [true, true];
+const _agree: [Parsed extends Scenario ? true : false, Scenario extends Parsed ? true : false] = [
+  true,
+  true,
+];
 void _agree;
 
 export class ScenarioError extends Error {
