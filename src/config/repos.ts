@@ -56,7 +56,9 @@ export function checkRepoUrl(url: string): string | null {
     }
     if (!['https:', 'http:', 'ssh:', 'git:', 'file:'].includes(parsed.protocol))
       return `uses ${parsed.protocol} which git cannot clone from here: use https://, ssh:// or file://`;
-    if (parsed.username || parsed.password)
+    // FIX (review): an ssh user name (`ssh://git@host/…`) is not a credential, as in the scp-like
+    // form below; only http(s) user names (which may be tokens) and passwords are refused.
+    if (parsed.password || (parsed.username && parsed.protocol !== 'ssh:'))
       return 'contains credentials: remove them from the URL and pass GITHUB_TOKEN or GITLAB_TOKEN instead';
     if (parsed.protocol !== 'file:' && !parsed.hostname) return 'has no host';
     return null;

@@ -240,6 +240,15 @@ export function loadRunnerConfig(env: Env): Readonly<RunnerConfig> {
     if (v !== undefined && v !== '') passthroughEnv[k] = v;
   }
 
+  // FIX (review): values that can be wrong are read before the check below; read inside the
+  // object (as they were), a bad AUTO_PUSH_ON_COMPLETE, CREATE_PR, MCP_ALLOW_STDIO,
+  // GITHUB_API_URL or GITLAB_API_URL was pushed to `problems` too late and silently ignored.
+  const autoPush = r.bool('AUTO_PUSH_ON_COMPLETE', false);
+  const createPr = r.bool('CREATE_PR', false);
+  const mcpAllowStdio = r.bool('MCP_ALLOW_STDIO', false);
+  const githubApiUrl = r.url('GITHUB_API_URL', ['http:', 'https:']);
+  const gitlabApiUrl = r.url('GITLAB_API_URL', ['http:', 'https:']);
+
   if (r.problems.length) throw new ConfigError(r.problems);
 
   const config: RunnerConfig = {
@@ -275,8 +284,8 @@ export function loadRunnerConfig(env: Env): Readonly<RunnerConfig> {
       stateDir,
       repos: selection.repos,
       ...optional('mainRepoName', selection.mainRepoName),
-      autoPush: r.bool('AUTO_PUSH_ON_COMPLETE', false),
-      createPr: r.bool('CREATE_PR', false),
+      autoPush,
+      createPr,
       ...optional('prTargetBranch', r.str('PR_TARGET_BRANCH')),
       ...optional(
         'workflow',
@@ -285,15 +294,15 @@ export function loadRunnerConfig(env: Env): Readonly<RunnerConfig> {
           : undefined,
       ),
       ...optional('mcpConfigPath', r.str('MCP_CONFIG_PATH')),
-      mcpAllowStdio: r.bool('MCP_ALLOW_STDIO', false),
+      mcpAllowStdio,
     },
     git: {
       ...optional('githubToken', githubToken),
       ...optional('gitlabToken', gitlabToken),
       userName: sanitizeText(r.str('GIT_USER_NAME')) ?? 'Claude Code Runner',
       userEmail: sanitizeText(r.str('GIT_USER_EMAIL')) ?? 'claude-code-runner@localhost',
-      ...optional('githubApiUrl', r.url('GITHUB_API_URL', ['http:', 'https:'])?.replace(/\/+$/, '')),
-      ...optional('gitlabApiUrl', r.url('GITLAB_API_URL', ['http:', 'https:'])?.replace(/\/+$/, '')),
+      ...optional('githubApiUrl', githubApiUrl?.replace(/\/+$/, '')),
+      ...optional('gitlabApiUrl', gitlabApiUrl?.replace(/\/+$/, '')),
     },
     langfuse,
     runtime: {

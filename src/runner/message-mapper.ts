@@ -129,7 +129,9 @@ export class MessageMapper {
   }
 
   private piece(key: string, s: OpenStream, data: string, last: boolean): FrameDraft[] {
-    if (!data) return [];
+    // FIX (review): the block's last piece must carry `total` even when the redactor held nothing
+    // back at the end (the usual case): then it is an empty piece. A block with no text has none.
+    if (!data && !(last && s.pieces > 0)) return [];
     const index = s.pieces++;
     return [
       {
