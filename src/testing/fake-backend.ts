@@ -195,7 +195,7 @@ export class FakeBackend {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
-      let parsed: unknown = undefined;
+      let parsed: unknown;
       try {
         parsed = body ? JSON.parse(body) : undefined;
       } catch {
