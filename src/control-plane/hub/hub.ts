@@ -1,0 +1,260 @@
+/**
+ * The socket hub at `/api/projects/{p}/sessions/{id}/ws`: one runner (its run's token) and any
+ * number of watchers (the user token; `?token=` for browsers) per session.
+ *
+ * Authentication happens before the upgrade: a refused socket gets a plain HTTP answer (401, 403,
+ * 404, 400) with a JSON error. Close codes: 4008 watcher too slow (rejoin with the `after_seq` in
+ * the reason), 4009 runner replaced by a newer connection of the same run, 4004 session deleted,
+ * 4010 run ended, 1001 serve shutting down.
+ */
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { describeError, RequestError } from '../../errors.js';
+import type { Logger } from '../../observability/logger.js';
+import type { Redactor } from '../../observability/redact.js';
+import { parseCommand, type BackendCommand } from '../../protocol/commands.js';
+import { NAME_PATTERN } from '../../protocol/api.js';
+import { requireSessionAccess, type Auth } from '../auth.js';
+import type { Store } from '../store/index.js';
+import type { HistoryLog } from './history.js';
+import { RunnerLink } from './runner-link.js';
+import { Watcher } from './watcher.js';
+
+export const CLOSE_SESSION_DELETED = 4004;
+export const CLOSE_REPLACED = 4009;
+export const CLOSE_RUN_ENDED = 4010;
+const HEARTBEAT_MS = 30_000;
+
+export const WS_PATH = /^\/api\/projects\/([^/]+)\/sessions\/([^/]+)\/ws$/;
+
+/** Commands a watcher may send (everything of contract §3 but acks and pings, which are the hub's). */
+const WATCHER_COMMANDS = new Set([
+  'user_message',
+  'user.message',
+  'interrupt',
+  'end_session',
+  'terminate',
+  'stop',
+  'workflow_change',
+  'repo_added',
+  'repo_removed',
+]);
+
+export interface CommandSink {
+  /** Queues a command for the session's runner (and records user messages); throws RequestError. */
+  sendCommand(session: string, command: BackendCommand, from: string): unknown;
+}
+
+export interface HubOptions {
+  store: Store;
+  auth: Auth;
+  history: HistoryLog;
+  redactor: Redactor;
+  logger: Logger;
+  maxFrameBytes: number;
+  watcherMaxBufferedBytes: number;
+  historyPageSize: number;
+}
+
+export class Hub {
+  private readonly wss: WebSocketServer;
+  private readonly runners = new Map<string, RunnerLink>();
+  private readonly watchers = new Map<string, Set<Watcher>>();
+  private readonly alive = new WeakMap<WebSocket, boolean>();
+  private readonly heartbeat: NodeJS.Timeout;
+  private sink: CommandSink | undefined;
+
+  constructor(private readonly opts: HubOptions) {
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false });
+    this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  setCommandSink(sink: CommandSink): void {
+    this.sink = sink;
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const m = WS_PATH.exec(url.pathname);
+      if (!m) throw new RequestError(404, `no socket at ${url.pathname}`);
+      const project = decodeURIComponent(m[1]!);
+      const name = decodeURIComponent(m[2]!);
+      if (!NAME_PATTERN.test(project)) throw new RequestError(400, `invalid project name "${project.slice(0, 80)}"`);
+      if (!NAME_PATTERN.test(name)) throw new RequestError(400, `invalid session name "${name.slice(0, 80)}"`);
+      const principal = this.opts.auth.require(req, url, true);
+      requireSessionAccess(principal, name, 'socket');
+      const session = this.opts.store.sessions.get(name);
+      if (!session || session.project !== project) throw new RequestError(404, `session ${project}/${name} not found`);
+      let afterSeq = 0;
+      const raw = url.searchParams.get('after_seq');
+      if (raw !== null) {
+        if (!/^\d+$/.test(raw)) throw new RequestError(400, 'after_seq: must be a whole number ≥ 0');
+        afterSeq = Number(raw);
+      }
+      if (principal.kind === 'runner' && principal.run !== session.currentRun)
+        throw new RequestError(403, 'this runner token belongs to an earlier run');
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        this.track(ws);
+        if (principal.kind === 'runner') this.attachRunner(ws, name, principal.run);
+        else this.attachWatcher(ws, name, afterSeq);
+      });
+    } catch (e) {
+      const status = e instanceof RequestError ? e.status : 500;
+      if (status === 500) this.opts.logger.error('socket upgrade failed', { error: describeError(e) });
+      const body = JSON.stringify({ error: status === 500 ? 'internal error' : (e as Error).message });
+      socket.end(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+  }
+
+  runnerConnected(session: string): boolean {
+    return this.runners.get(session)?.open ?? false;
+  }
+
+  /** Sends the session's queued commands to its runner, if connected; each exactly once. */
+  deliverQueued(session: string): void {
+    const link = this.runners.get(session);
+    if (!link?.open) return;
+    for (const m of this.opts.store.messages.queued(session)) {
+      if (link.inFlight.has(m.id)) continue;
+      link.inFlight.add(m.id);
+      link.send(m.command, (err) => {
+        link.inFlight.delete(m.id);
+        if (err) return; // stays queued: delivered on the next connection
+        try {
+          this.opts.store.messages.markDelivered(m.id);
+        } catch {
+          /* the session was deleted meanwhile */
+        }
+      });
+    }
+  }
+
+  closeRunner(session: string, code = CLOSE_RUN_ENDED, reason = 'run ended'): void {
+    const link = this.runners.get(session);
+    if (!link) return;
+    this.runners.delete(session);
+    link.close(code, reason);
+  }
+
+  /** The session is deleted: close every socket of it. */
+  closeSession(session: string): void {
+    this.closeRunner(session, CLOSE_SESSION_DELETED, 'session deleted');
+    for (const w of this.watchers.get(session) ?? []) w.close(CLOSE_SESSION_DELETED, 'session deleted');
+    this.watchers.delete(session);
+    this.opts.history.forget(session);
+  }
+
+  watcherCount(session: string): number {
+    return this.watchers.get(session)?.size ?? 0;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.heartbeat);
+    for (const link of this.runners.values()) link.close(1001, 'control plane shutting down');
+    for (const set of this.watchers.values()) for (const w of set) w.close(1001, 'control plane shutting down');
+    this.runners.clear();
+    this.watchers.clear();
+    // Give close frames a moment, then cut whatever is left.
+    await new Promise((r) => setTimeout(r, 50));
+    for (const ws of this.wss.clients) ws.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private attachRunner(ws: WebSocket, session: string, run: number): void {
+    const previous = this.runners.get(session);
+    if (previous) previous.close(CLOSE_REPLACED, 'replaced by a newer connection');
+    const lastSeq = this.opts.store.frames.lastRunSeq(session, run);
+    const link = new RunnerLink(ws, session, run, this.opts.history, this.opts.redactor, this.opts.logger, lastSeq);
+    this.runners.set(session, link);
+    this.opts.logger.info('runner connected', { session, run, resumeAfter: lastSeq });
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (isBinary) return;
+      try {
+        link.onMessage(rawText(data));
+      } catch (e) {
+        this.opts.logger.error('runner frame not stored', { session, error: describeError(e) });
+      }
+    });
+    ws.on('close', () => {
+      link.dispose();
+      if (this.runners.get(session) === link) this.runners.delete(session);
+      this.opts.logger.info('runner disconnected', { session, run });
+    });
+    ws.on('error', (e) => this.opts.logger.debug('runner socket error', { session, error: e.message }));
+    link.greet();
+    this.deliverQueued(session);
+  }
+
+  private attachWatcher(ws: WebSocket, session: string, afterSeq: number): void {
+    const watcher = new Watcher(ws, session, afterSeq, this.opts.history, {
+      maxBufferedBytes: this.opts.watcherMaxBufferedBytes,
+      pageSize: this.opts.historyPageSize,
+      logger: this.opts.logger,
+    });
+    let set = this.watchers.get(session);
+    if (!set) this.watchers.set(session, (set = new Set()));
+    set.add(watcher);
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (!isBinary) this.onWatcherMessage(ws, session, rawText(data));
+    });
+    ws.on('close', () => {
+      watcher.detach();
+      const s = this.watchers.get(session);
+      s?.delete(watcher);
+      if (s && !s.size) this.watchers.delete(session);
+    });
+    ws.on('error', (e) => this.opts.logger.debug('watcher socket error', { session, error: e.message }));
+    watcher.start();
+  }
+
+  private onWatcherMessage(ws: WebSocket, session: string, raw: string): void {
+    const reply = (type: string, payload: Record<string, unknown>) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type, payload, timestamp: new Date().toISOString() }));
+    };
+    const parsed = parseCommand(raw);
+    if (parsed.ok && parsed.command.type === 'ping') return reply('pong', {});
+    if (!parsed.ok || !WATCHER_COMMANDS.has(parsed.command.type)) {
+      const why = parsed.ok ? `a watcher cannot send ${parsed.command.type}` : parsed.detail;
+      return reply('error', { message: `command refused: ${why}` });
+    }
+    try {
+      const result = this.sink?.sendCommand(session, parsed.command, 'watcher');
+      reply('command.accepted', { type: parsed.command.type, ...(isRecord(result) ? result : {}) });
+    } catch (e) {
+      reply('error', { message: e instanceof RequestError ? e.message : 'command failed' });
+      if (!(e instanceof RequestError)) this.opts.logger.error('watcher command failed', { session, error: describeError(e) });
+    }
+  }
+
+  private track(ws: WebSocket): void {
+    this.alive.set(ws, true);
+    ws.on('pong', () => this.alive.set(ws, true));
+  }
+
+  private beat(): void {
+    for (const ws of this.wss.clients) {
+      if (this.alive.get(ws) === false) {
+        ws.terminate();
+        continue;
+      }
+      this.alive.set(ws, false);
+      ws.ping();
+    }
+  }
+}
+
+function rawText(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,366 @@
+/**
+ * Runs and phases: the queue and the concurrency limit, launching through the executor, the
+ * status a runner reports, stop (SIGTERM, then SIGKILL after the grace period), timeouts, the
+ * end of a run, and recovery after a restart of serve.
+ *
+ * Phases of the current run: Pending (queued) -> Creating (process starting) -> Running (the
+ * runner says so) -> Completed | Failed | Stopped. A run holds a slot from launch until its
+ * process exits. A runner that exits without reporting a terminal phase ends Failed with its exit
+ * code and the tail of its output. Every phase change is also written to the session's history
+ * as a `system.message` with `event: "phase.changed"`, so watchers see it in order.
+ */
+import { constants as osConstants } from 'node:os';
+import type { Logger } from '../observability/logger.js';
+import { TERMINAL_PHASES, type Phase, type StatusUpdate } from '../protocol/status.js';
+import type { SessionStatus } from '../protocol/api.js';
+import type { Auth } from './auth.js';
+import { buildRunnerEnv } from './executor/env.js';
+import type { Executor, RunExit } from './executor/types.js';
+import type { HistoryLog } from './hub/history.js';
+import type { Hub } from './hub/hub.js';
+import { secretValues, type ControlPlaneRedactor } from './redaction.js';
+import type { SessionRow, StopReason, Store } from './store/index.js';
+
+export interface RunManagerOptions {
+  store: Store;
+  executor: Executor;
+  auth: Auth;
+  hub: Hub;
+  history: HistoryLog;
+  logger: Logger;
+  redactor: ControlPlaneRedactor;
+  maxConcurrent: number;
+  graceMs: number;
+  inheritedEnv: Readonly<Record<string, string>>;
+  apiUrl: () => string;
+  socketUrl: (project: string, session: string) => string;
+}
+
+/** How long a runner may linger after reporting a terminal phase before it is stopped. */
+const LINGER_MS = 60_000;
+const STOP_MESSAGES: Record<StopReason, string> = {
+  user: 'stopped by the user',
+  timeout: 'timed out',
+  delete: 'stopped: the session is being deleted',
+  shutdown: 'stopped: the control plane shut down',
+};
+
+export class RunManager {
+  private readonly launching = new Map<string, Promise<void>>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly lingerTimers = new Map<string, NodeJS.Timeout>();
+  private closed = false;
+
+  constructor(private readonly o: RunManagerOptions) {
+    o.executor.onExit((exit) => this.onExit(exit));
+  }
+
+  /** After a start of serve: adopt runners that are still alive, fail the others, start the queue. */
+  recover(): void {
+    for (const r of this.o.store.runs.live()) {
+      const row = this.o.store.sessions.get(r.session);
+      if (!row) continue;
+      if (r.state === 'active' && r.pid && this.o.executor.adopt({ session: r.session, run: r.run, pid: r.pid })) {
+        if (r.tokenHash) this.o.auth.restoreRunnerToken(r.tokenHash, r.session, r.run);
+        this.armTimeout(row, r.startedAt);
+        this.o.logger.info('adopted a runner started by an earlier serve', { session: r.session, run: r.run, pid: r.pid });
+        continue;
+      }
+      this.o.store.runs.update(r.session, r.run, { state: 'ended', endedAt: now(), tokenHash: null });
+      if (row.currentRun !== r.run || TERMINAL_PHASES.has(row.status.phase)) continue;
+      const tail = this.tail(row, r.run);
+      const message =
+        r.state === 'launching' || !r.pid
+          ? 'the control plane stopped while starting this run'
+          : `the runner (pid ${r.pid}) ended while the control plane was down; exit code unknown`;
+      this.writeStatus(row.name, { ...row.status, phase: 'Failed', message: withTail(message, tail), completionTime: now() });
+    }
+    this.pump();
+  }
+
+  /** A new run of the session (create, /start): queued as Pending, started when a slot is free. */
+  newRun(name: string): void {
+    const row = this.mustGet(name);
+    const run = row.currentRun + 1;
+    this.o.store.tx(() => {
+      this.o.store.runs.insert(name, run, now());
+      this.o.store.sessions.update(name, { currentRun: run });
+    });
+    this.writeStatus(name, { phase: 'Pending', run, message: 'waiting for a runner slot' }, true);
+    this.pump();
+  }
+
+  /** Whether the session's current run is queued or has a process. */
+  isActive(row: SessionRow): boolean {
+    const r = this.o.store.runs.get(row.name, row.currentRun);
+    return !!r && r.state !== 'ended';
+  }
+
+  /** Whether the session's current run has (or is getting) a process. */
+  hasProcess(row: SessionRow): boolean {
+    const r = this.o.store.runs.get(row.name, row.currentRun);
+    return !!r && (r.state === 'launching' || r.state === 'active');
+  }
+
+  runningCount(): number {
+    return this.o.store.runs.live().length;
+  }
+
+  /** Starts queued runs while there are free slots. */
+  pump(): void {
+    if (this.closed) return;
+    let live = this.runningCount();
+    for (const q of this.o.store.runs.queued()) {
+      if (live >= this.o.maxConcurrent) break;
+      live++;
+      this.launch(q.session, q.run);
+    }
+  }
+
+  /** `PUT …/status`: merges the contract's fields into the current run's status. */
+  reportStatus(name: string, update: StatusUpdate): void {
+    const row = this.mustGet(name);
+    const cur = row.status;
+    const next: SessionStatus = { ...cur };
+    for (const [k, v] of Object.entries(update)) if (k !== 'phase' && v !== undefined) (next as Record<string, unknown>)[k] = v;
+    if (update.phase && update.phase !== cur.phase) {
+      if (TERMINAL_PHASES.has(cur.phase)) {
+        this.o.logger.info('status phase ignored: the run has ended', { session: name, phase: cur.phase, reported: update.phase });
+      } else {
+        next.phase = update.phase;
+        if (update.message === undefined) delete next.message;
+      }
+    }
+    if (next.phase === 'Running' && !next.startTime) next.startTime = now();
+    if (TERMINAL_PHASES.has(next.phase)) {
+      next.completionTime ??= now();
+      const run = this.o.store.runs.get(name, row.currentRun);
+      if (next.phase === 'Stopped' && run?.stopReason === 'timeout') {
+        next.phase = 'Failed';
+        next.message = this.timeoutMessage(row);
+      }
+      if (run && (run.state === 'active' || run.state === 'launching')) this.armLinger(name, row.currentRun);
+    }
+    this.writeStatus(name, this.o.redactor.redactDeep(next));
+  }
+
+  /**
+   * Stops the current run: a queued run ends at once; a running one gets SIGTERM, then SIGKILL
+   * after the grace period. Resolves when it is over. False when nothing was running.
+   */
+  async stop(name: string, reason: StopReason): Promise<boolean> {
+    const row = this.o.store.sessions.get(name);
+    if (!row) return false;
+    const run = row.currentRun;
+    const r = this.o.store.runs.get(name, run);
+    if (!r || r.state === 'ended') return false;
+    if (r.state === 'queued') {
+      this.o.store.runs.update(name, run, { state: 'ended', endedAt: now(), stopReason: reason });
+      this.writeStatus(name, { ...row.status, phase: 'Stopped', message: `${STOP_MESSAGES[reason]} before it started`, completionTime: now() });
+      return true;
+    }
+    this.o.store.runs.update(name, run, { stopReason: reason });
+    this.clearTimers(name);
+    const inFlight = this.launching.get(name);
+    if (inFlight) await inFlight;
+    await this.o.executor.stop({ session: name, run }, this.o.graceMs);
+    return true;
+  }
+
+  /** Stops what runs, then removes the session, its history, logs and (unless shared) workspace. */
+  async remove(name: string): Promise<void> {
+    await this.stop(name, 'delete');
+    const row = this.o.store.sessions.get(name);
+    if (!row) return;
+    this.o.store.sessions.delete(name);
+    this.clearTimers(name);
+    this.o.auth.revokeSession(name);
+    this.o.hub.closeSession(name);
+    const shared = this.o.store.sessions.countUsingWorkspace(row.workspace) > 0;
+    this.o.executor.removeSession(name, shared ? undefined : row.workspace);
+    this.pump();
+  }
+
+  /** Stops every running runner (unless they are to be kept) and starts nothing new. */
+  async shutdown(keepRunners: boolean): Promise<void> {
+    this.closed = true;
+    for (const t of [...this.timers.values(), ...this.lingerTimers.values()]) clearTimeout(t);
+    if (keepRunners) return;
+    await Promise.all(this.o.store.runs.live().map((r) => this.stop(r.session, 'shutdown')));
+  }
+
+  private launch(name: string, run: number): void {
+    const row = this.o.store.sessions.get(name);
+    if (!row || row.currentRun !== run) {
+      this.o.store.runs.update(name, run, { state: 'ended', endedAt: now() });
+      return;
+    }
+    const { token, digest } = this.o.auth.mintRunnerToken(name, run);
+    const startedAt = now();
+    this.o.store.runs.update(name, run, { state: 'launching', tokenHash: digest, startedAt });
+    this.writeStatus(name, { phase: 'Creating', run, message: 'starting the runner' });
+    const env = buildRunnerEnv({
+      session: row,
+      run,
+      botToken: token,
+      apiUrl: this.o.apiUrl(),
+      websocketUrl: this.o.socketUrl(row.project, name),
+      inherited: this.o.inheritedEnv,
+    });
+    const done = this.o.executor.launch({ session: name, run, env, workspace: row.workspace }).then(
+      ({ pid }) => {
+        const r = this.o.store.runs.get(name, run);
+        if (!r) return;
+        this.o.store.runs.update(name, run, { state: 'active', pid });
+        this.o.logger.info('runner started', { session: name, run, pid });
+        if (!r.stopReason) this.armTimeout(row, startedAt);
+      },
+      (err: unknown) => {
+        this.o.auth.revokeRunnerToken(digest);
+        if (!this.o.store.runs.get(name, run)) return;
+        this.o.store.runs.update(name, run, { state: 'ended', endedAt: now(), tokenHash: null });
+        const message = this.o.redactor.redact(`could not start the runner: ${(err as Error).message}`);
+        this.o.logger.error(message, { session: name, run });
+        this.writeStatus(name, { phase: 'Failed', run, message, completionTime: now() });
+        this.pump();
+      },
+    );
+    const tracked = done.finally(() => this.launching.delete(name));
+    this.launching.set(name, tracked);
+  }
+
+  private onExit(exit: RunExit): void {
+    const { session: name, run } = exit;
+    this.clearTimers(name);
+    const r = this.o.store.runs.get(name, run);
+    if (r) {
+      this.o.auth.revokeRunnerToken(r.tokenHash);
+      this.o.store.runs.update(name, run, {
+        state: 'ended',
+        endedAt: now(),
+        exitCode: exit.exitCode,
+        signal: exit.signal,
+        tokenHash: null,
+      });
+    }
+    const row = this.o.store.sessions.get(name);
+    if (row && r && row.currentRun === run) {
+      this.o.hub.closeRunner(name);
+      const dropped = this.o.store.messages.discardQueued(name);
+      if (dropped) this.o.logger.warn('messages never delivered to the runner were dropped', { session: name, run, count: dropped });
+      const st: SessionStatus = { ...row.status, exitCode: exitCodeOf(exit) };
+      if (!TERMINAL_PHASES.has(st.phase)) {
+        st.completionTime = now();
+        if (r.stopReason === 'timeout') {
+          st.phase = 'Failed';
+          st.message = this.timeoutMessage(row);
+        } else if (r.stopReason) {
+          st.phase = 'Stopped';
+          st.message = STOP_MESSAGES[r.stopReason];
+        } else {
+          st.phase = 'Failed';
+          st.message = withTail(exitDescription(exit, r.pid), this.tail(row, run));
+        }
+      } else if (st.phase === 'Stopped' && r.stopReason === 'timeout') {
+        st.phase = 'Failed';
+        st.message = this.timeoutMessage(row);
+      }
+      this.writeStatus(name, st);
+      this.o.logger.info('run ended', { session: name, run, phase: st.phase, exitCode: exit.exitCode, signal: exit.signal });
+    }
+    this.pump();
+  }
+
+  private writeStatus(name: string, next: SessionStatus, forceEvent = false): void {
+    const row = this.o.store.sessions.get(name);
+    if (!row) return;
+    this.o.store.sessions.update(name, { status: next });
+    if (next.phase === row.status.phase && !forceEvent) return;
+    const failed = next.phase === 'Failed' || next.phase === 'Error';
+    this.o.history.append(name, row.currentRun, null, {
+      type: 'system.message',
+      payload: {
+        message: `phase ${next.phase}${next.message ? `: ${next.message}` : ''}`,
+        level: failed ? 'error' : 'system',
+        event: 'phase.changed',
+        data: { phase: next.phase, run: row.currentRun, ...(next.message ? { message: next.message } : {}) },
+      },
+    });
+  }
+
+  private armTimeout(row: SessionRow, startedAt: string | null): void {
+    const seconds = row.spec.timeout;
+    if (!seconds) return;
+    const start = startedAt ? Date.parse(startedAt) : Date.now();
+    const delay = Math.max(0, start + seconds * 1000 - Date.now());
+    const t = setTimeout(() => {
+      this.timers.delete(row.name);
+      this.o.logger.warn('session timed out: stopping it', { session: row.name, timeout: seconds });
+      void this.stop(row.name, 'timeout');
+    }, delay);
+    t.unref();
+    this.timers.set(row.name, t);
+  }
+
+  private armLinger(name: string, run: number): void {
+    if (this.lingerTimers.has(name)) return;
+    const t = setTimeout(() => {
+      this.lingerTimers.delete(name);
+      if (!this.o.executor.isRunning({ session: name, run })) return;
+      this.o.logger.warn('runner still alive long after reporting its end: stopping it', { session: name, run });
+      void this.o.executor.stop({ session: name, run }, this.o.graceMs);
+    }, LINGER_MS + this.o.graceMs);
+    t.unref();
+    this.lingerTimers.set(name, t);
+  }
+
+  private clearTimers(name: string): void {
+    for (const m of [this.timers, this.lingerTimers]) {
+      const t = m.get(name);
+      if (t) clearTimeout(t);
+      m.delete(name);
+    }
+  }
+
+  private timeoutMessage(row: SessionRow): string {
+    return `timed out after ${row.spec.timeout ?? 0} s`;
+  }
+
+  private tail(row: SessionRow, run: number): string {
+    try {
+      const text = this.o.executor.outputTail({ session: row.name, run }, 1000);
+      return this.o.redactor.plus(secretValues(row.spec.environmentVariables, this.o.redactor)).redact(text);
+    } catch {
+      return '';
+    }
+  }
+
+  private mustGet(name: string): SessionRow {
+    const row = this.o.store.sessions.get(name);
+    if (!row) throw new Error(`session ${name} vanished`);
+    return row;
+  }
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+/** The exit code, or 128 + the signal number for a runner killed by a signal (as shells report it). */
+function exitCodeOf(exit: RunExit): number | null {
+  if (exit.exitCode !== null) return exit.exitCode;
+  const n = exit.signal ? osConstants.signals[exit.signal as NodeJS.Signals] : undefined;
+  return n === undefined ? null : 128 + n;
+}
+
+function exitDescription(exit: RunExit, pid: number | null): string {
+  if (exit.exitCode !== null) return `the runner exited with code ${exit.exitCode} without reporting a result`;
+  if (exit.signal) return `the runner was killed by ${exit.signal} (exit code ${exitCodeOf(exit) ?? '?'}) without reporting a result`;
+  return `the runner (pid ${pid ?? '?'}, started by an earlier serve) ended without reporting a result; exit code unknown`;
+}
+
+function withTail(message: string, tail: string): string {
+  return tail ? `${message}; last output:\n${tail}` : message;
+}
+
+export type { Phase };

@@ -1,0 +1,94 @@
+/**
+ * A session's history (frames) and its outbox to the runner (messages).
+ *
+ * History: every entry has a session-wide position `pos` (1, 2, …, across runs); entries that
+ * came from a runner also keep that runner's own `run_seq`, unique within (session, run), which
+ * is how repeats are recognised. The stored `frame` is the JSON sent to watchers, as is.
+ */
+import type { Db } from './db.js';
+
+export interface StoredFrame {
+  pos: number;
+  frame: string;
+}
+
+export interface QueuedMessage {
+  id: number;
+  session: string;
+  run: number;
+  type: string;
+  command: string;
+}
+
+export class FrameRepo {
+  private readonly insertStmt;
+  private readonly lastPosStmt;
+  private readonly lastRunSeqStmt;
+  private readonly readStmt;
+
+  constructor(db: Db) {
+    this.insertStmt = db.prepare(
+      'INSERT INTO frames (session, pos, run, run_seq, type, frame) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.lastPosStmt = db.prepare<[string], { p: number | null }>('SELECT MAX(pos) AS p FROM frames WHERE session = ?');
+    this.lastRunSeqStmt = db.prepare<[string, number], { s: number | null }>(
+      'SELECT MAX(run_seq) AS s FROM frames WHERE session = ? AND run = ?',
+    );
+    this.readStmt = db.prepare<[string, number, number], StoredFrame>(
+      'SELECT pos, frame FROM frames WHERE session = ? AND pos > ? ORDER BY pos LIMIT ?',
+    );
+  }
+
+  append(session: string, pos: number, run: number, runSeq: number | null, type: string, frame: string): void {
+    this.insertStmt.run(session, pos, run, runSeq, type, frame);
+  }
+
+  lastPos(session: string): number {
+    return this.lastPosStmt.get(session)?.p ?? 0;
+  }
+
+  lastRunSeq(session: string, run: number): number {
+    return this.lastRunSeqStmt.get(session, run)?.s ?? 0;
+  }
+
+  read(session: string, afterPos: number, limit: number): StoredFrame[] {
+    return this.readStmt.all(session, afterPos, limit);
+  }
+}
+
+export class MessageRepo {
+  private readonly insertStmt;
+  private readonly queuedStmt;
+  private readonly markStmt;
+  private readonly discardStmt;
+
+  constructor(db: Db) {
+    this.insertStmt = db.prepare(
+      `INSERT INTO messages (session, run, type, command, state, created_at) VALUES (?, ?, ?, ?, 'queued', ?)`,
+    );
+    this.queuedStmt = db.prepare<[string], QueuedMessage>(
+      `SELECT id, session, run, type, command FROM messages WHERE session = ? AND state = 'queued' ORDER BY id`,
+    );
+    this.markStmt = db.prepare<[string, string, number]>('UPDATE messages SET state = ?, done_at = ? WHERE id = ?');
+    this.discardStmt = db.prepare<[string, string]>(
+      `UPDATE messages SET state = 'discarded', done_at = ? WHERE session = ? AND state = 'queued'`,
+    );
+  }
+
+  enqueue(session: string, run: number, type: string, command: string): number {
+    return Number(this.insertStmt.run(session, run, type, command, new Date().toISOString()).lastInsertRowid);
+  }
+
+  queued(session: string): QueuedMessage[] {
+    return this.queuedStmt.all(session);
+  }
+
+  markDelivered(id: number): void {
+    this.markStmt.run('delivered', new Date().toISOString(), id);
+  }
+
+  /** Drops what a finished run never received; returns how many. */
+  discardQueued(session: string): number {
+    return this.discardStmt.run(new Date().toISOString(), session).changes;
+  }
+}

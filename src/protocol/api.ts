@@ -1,0 +1,286 @@
+/**
+ * The control plane's REST schemas (contract §4): one zod schema per request and response. The
+ * server validates requests with them and generates its OpenAPI document (`/api/openapi.json`)
+ * from the same schemas, so the two cannot drift. Request schemas are strict: unknown fields are
+ * rejected (400), except `PUT …/status`, whose contract is "accepted fields kept, others dropped".
+ */
+import { z } from 'zod';
+import { checkRepoName, checkRepoUrl } from '../config/repos.js';
+import { PHASES } from './status.js';
+import { StatusUpdate } from './status.js';
+import { UsageSchema } from './frames.js';
+
+export const API_VERSION = 'vteam.ambient-code/v1alpha1';
+export const SESSION_KIND = 'AgenticSession';
+
+/** A DNS label, as Kubernetes namespaces and object names: lowercase letters, digits, "-". */
+export const NAME_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+export const ProjectName = z.string().regex(NAME_PATTERN, 'must be a DNS label: lowercase letters, digits and "-", at most 63');
+export const SessionName = ProjectName;
+
+/** Label and annotation keys as Kubernetes spells them: `[prefix/]name`. */
+const META_KEY = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const MetaKey = z.string().regex(META_KEY, 'must be a key like "name" or "example.com/name"');
+const LabelValue = z.string().regex(/^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/, 'must be at most 63 letters, digits, "-", "_" or "."');
+const AnnotationValue = z.string().max(65_536);
+export const Labels = z.record(MetaKey, LabelValue);
+export const Annotations = z.record(MetaKey, AnnotationValue);
+
+/** Environment variable names a session may set; the platform's own are refused (see RESERVED_ENV). */
+const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be a variable name: letters, digits and "_"');
+
+/**
+ * Variables the platform sets for each run (contract §2) or that carry serve's own model
+ * credentials and endpoint: a session's `environmentVariables` may not set them, so a session can
+ * neither impersonate another nor send serve's API key to an endpoint of its choosing.
+ */
+export const RESERVED_ENV = new Set([
+  'SESSION_ID',
+  'AGENTIC_SESSION_NAME',
+  'AGENTIC_SESSION_NAMESPACE',
+  'PROJECT_NAME',
+  'WORKSPACE_PATH',
+  'WEBSOCKET_URL',
+  'BACKEND_API_URL',
+  'BOT_TOKEN',
+  'PROMPT',
+  'INTERACTIVE',
+  'LLM_MODEL',
+  'LLM_TEMPERATURE',
+  'LLM_MAX_TOKENS',
+  'TIMEOUT',
+  'REPOS_JSON',
+  'MAIN_REPO_INDEX',
+  'MAIN_REPO_NAME',
+  'INPUT_REPO_URL',
+  'INPUT_BRANCH',
+  'OUTPUT_REPO_URL',
+  'OUTPUT_BRANCH',
+  'AUTO_PUSH_ON_COMPLETE',
+  'PARENT_SESSION_ID',
+  'USER_ID',
+  'USER_NAME',
+  'CLAUDE_STATE_DIR',
+  'ACTIVE_WORKFLOW_GIT_URL',
+  'ACTIVE_WORKFLOW_BRANCH',
+  'ACTIVE_WORKFLOW_PATH',
+  'GITHUB_TOKEN',
+  'GITLAB_TOKEN',
+  'GOOGLE_APPLICATION_CREDENTIALS',
+  'CLOUD_ML_REGION',
+  'NODE_OPTIONS',
+  'LD_PRELOAD',
+  'LD_LIBRARY_PATH',
+  'PATH',
+  'HOME',
+]);
+export const RESERVED_ENV_PREFIXES = ['ANTHROPIC_', 'VERTEX_', 'CLAUDE_CODE_USE_', 'CLAUDE_RUNNER_'];
+
+export function isReservedEnv(name: string): boolean {
+  return RESERVED_ENV.has(name) || RESERVED_ENV_PREFIXES.some((p) => name.startsWith(p));
+}
+
+const EnvironmentVariables = z.record(EnvName, z.string().max(65_536)).superRefine((vars, ctx) => {
+  for (const k of Object.keys(vars))
+    if (isReservedEnv(k))
+      ctx.addIssue({ code: 'custom', path: [k], message: 'is set by the platform and cannot be overridden' });
+});
+
+const gitUrl = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .superRefine((url, ctx) => {
+      const problem = checkRepoUrl(url);
+      if (problem) ctx.addIssue({ code: 'custom', message: `${what} ${problem}` });
+    });
+
+export const RepoRef = z.strictObject({ url: gitUrl('url'), branch: z.string().min(1).max(255).optional() });
+export const Repo = z.strictObject({
+  name: z
+    .string()
+    .superRefine((name, ctx) => {
+      const problem = checkRepoName(name);
+      if (problem) ctx.addIssue({ code: 'custom', message: `name ${problem}` });
+    })
+    .optional(),
+  input: RepoRef,
+  output: RepoRef.optional(),
+});
+
+export const LlmSettings = z.strictObject({
+  model: z.string().min(1).max(200).optional(),
+  temperature: z.number().min(0).max(1).optional(),
+  maxTokens: z.number().int().min(1).max(1_000_000).optional(),
+});
+
+export const UserContext = z.strictObject({
+  userId: z.string().max(256).optional(),
+  displayName: z.string().max(256).optional(),
+  groups: z.array(z.string().max(256)).max(100).optional(),
+});
+
+export const ActiveWorkflow = z.strictObject({
+  gitUrl: gitUrl('gitUrl'),
+  branch: z.string().min(1).max(255).optional(),
+  path: z
+    .string()
+    .max(1024)
+    .refine((p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..'), 'must be a relative path inside the workflow repo')
+    .optional(),
+});
+
+/** What a session runs: every field of the create request except metadata. */
+const specFields = {
+  prompt: z.string().max(1_000_000).meta({ description: 'The first user message (may be empty for an interactive session).' }),
+  displayName: z.string().max(256).optional(),
+  interactive: z.boolean().optional().meta({ description: 'Keep the session open for further messages until it is ended.' }),
+  llmSettings: LlmSettings.optional(),
+  timeout: z.number().int().min(0).max(7 * 24 * 3600).optional().meta({ description: 'Wall-clock bound of a run, in seconds; 0 or absent: none.' }),
+  repos: z.array(Repo).max(50).optional(),
+  mainRepoIndex: z.number().int().min(0).optional(),
+  autoPushOnComplete: z.boolean().optional(),
+  parent_session_id: SessionName.optional().meta({ description: 'Continue this session: reuse its workspace and resume its conversation.' }),
+  environmentVariables: EnvironmentVariables.optional(),
+  userContext: UserContext.optional(),
+  activeWorkflow: ActiveWorkflow.optional().meta({ description: 'Extension: a workflow repo (ACTIVE_WORKFLOW_* for the runner).' }),
+};
+
+function checkSpec(
+  spec: { prompt?: string; interactive?: boolean; repos?: unknown[]; mainRepoIndex?: number },
+  ctx: z.RefinementCtx,
+): void {
+  if (spec.prompt !== undefined && !spec.interactive && spec.prompt.trim() === '')
+    ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'is empty: give a prompt, or set interactive: true' });
+  if (spec.mainRepoIndex !== undefined && spec.mainRepoIndex >= Math.max(spec.repos?.length ?? 0, 1))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['mainRepoIndex'],
+      message: `is not an index into the ${spec.repos?.length ?? 0} repo(s)`,
+    });
+}
+
+export const SessionSpec = z.strictObject(specFields).superRefine(checkSpec);
+export type SessionSpec = z.infer<typeof SessionSpec>;
+
+export const CreateSessionRequest = z
+  .strictObject({
+    ...specFields,
+    labels: Labels.optional(),
+    annotations: Annotations.optional(),
+  })
+  .superRefine(checkSpec);
+export type CreateSessionRequest = z.infer<typeof CreateSessionRequest>;
+
+/** JSON merge patch (RFC 7396): `null` removes a key. `spec` only while the session is not running. */
+export const PatchSessionRequest = z.strictObject({
+  metadata: z
+    .strictObject({
+      labels: z.record(MetaKey, LabelValue.nullable()).nullable().optional(),
+      annotations: z.record(MetaKey, AnnotationValue.nullable()).nullable().optional(),
+    })
+    .optional(),
+  spec: z.record(z.string(), z.unknown()).optional().meta({ description: 'Fields of the spec to merge; the result must be a valid spec.' }),
+});
+export type PatchSessionRequest = z.infer<typeof PatchSessionRequest>;
+
+/** `PUT …/status`: the contract's fields; anything else is dropped before validation. */
+export const StatusUpdateRequest = StatusUpdate;
+
+export const SessionStatus = z
+  .object({
+    phase: z.enum(PHASES),
+    message: z.string().optional(),
+    startTime: z.string().optional(),
+    completionTime: z.string().optional(),
+    run: z.number().int().meta({ description: 'Extension: the number of the current run (1 for the first, +1 per /start).' }),
+    exitCode: z.number().int().nullable().optional().meta({ description: 'Extension: the runner process exit code, when it has exited.' }),
+    subtype: z.string().optional(),
+    duration_ms: z.number().optional(),
+    duration_api_ms: z.number().optional(),
+    is_error: z.boolean().optional(),
+    num_turns: z.number().optional(),
+    session_id: z.string().optional(),
+    total_cost_usd: z.number().optional(),
+    usage: UsageSchema.nullable().optional(),
+    result: z.string().nullable().optional(),
+  })
+  .meta({ description: 'What the control plane and the runner report about the current run.' });
+export type SessionStatus = z.infer<typeof SessionStatus>;
+
+export const SessionMetadata = z.object({
+  name: SessionName,
+  namespace: ProjectName,
+  uid: z.string(),
+  labels: z.record(z.string(), z.string()),
+  annotations: z.record(z.string(), z.string()),
+  creationTimestamp: z.string(),
+});
+
+export const SessionResource = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal(SESSION_KIND),
+  metadata: SessionMetadata,
+  spec: z.object(specFields).meta({ description: 'As created; secret-looking environment variable values read "[REDACTED]".' }),
+  status: SessionStatus,
+});
+export type SessionResource = z.infer<typeof SessionResource>;
+
+export const SessionList = z.object({ items: z.array(SessionResource) });
+
+/** `POST …/sessions/{id}/messages`: `{"type"?, ...payload}`; the type defaults to `user_message`. */
+export const SendMessageRequest = z
+  .object({
+    type: z
+      .enum(['user_message', 'user.message', 'interrupt', 'end_session', 'terminate', 'stop', 'workflow_change', 'repo_added', 'repo_removed'])
+      .optional(),
+  })
+  .catchall(z.unknown())
+  .meta({ description: 'The command for the runner: its type and, as the other fields, its payload (e.g. {"content": "…"}).' });
+
+export const SendMessageResponse = z.object({
+  id: z.number().int().meta({ description: 'Position of the message in the outbox.' }),
+  type: z.string(),
+  delivered: z.boolean().meta({ description: 'Sent to a connected runner now (else queued until it connects).' }),
+  seq: z.number().int().optional().meta({ description: 'History position of a user message.' }),
+});
+
+/** One history entry as stored and as sent to watchers. */
+export const HistoryEntry = z
+  .object({
+    seq: z.number().int().positive().meta({ description: 'Session-wide history position (strictly increasing across runs).' }),
+    run: z.number().int().positive(),
+    runSeq: z.number().int().positive().optional().meta({ description: "The runner's own seq within its run (absent for entries the hub wrote)." }),
+    type: z.string(),
+    timestamp: z.string(),
+    sessionId: z.string(),
+    payload: z.unknown(),
+    partial: z.unknown().optional(),
+  })
+  .passthrough();
+
+export const HistoryResponse = z.object({
+  items: z.array(HistoryEntry),
+  lastSeq: z.number().int().meta({ description: 'Position of the last item returned (the after_seq of the next page).' }),
+  hasMore: z.boolean(),
+});
+
+export const GithubTokenResponse = z.object({ token: z.string() });
+export const ErrorResponse = z.object({
+  error: z.string(),
+  fields: z.array(z.string()).optional().meta({ description: 'The invalid fields, for 400 answers.' }),
+});
+export const HealthResponse = z.object({ status: z.literal('ok'), version: z.string() });
+
+export const HistoryQuery = z.strictObject({
+  after_seq: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).optional(),
+});
+export const LogsQuery = z.strictObject({
+  run: z.coerce.number().int().min(1).optional(),
+  tail: z.coerce.number().int().min(1).optional().meta({ description: 'Only the last N bytes.' }),
+});
+export const ListQuery = z.strictObject({
+  labelSelector: z.string().optional().meta({ description: 'Extension: `key=value[,key=value]`.' }),
+  phase: z.enum(PHASES).optional(),
+});
