@@ -1,0 +1,130 @@
+/**
+ * Following one session to its end: the socket (watch.ts) feeds the renderer (render.ts), whose
+ * text goes to the terminal (terminal.ts); at the end, the summary. Used by `session watch`,
+ * `session create --watch` and the demo.
+ *
+ * The watch ends when the session's current run (as of the start) reaches a terminal phase. A
+ * session that has ended already is replayed from the REST history instead of a socket.
+ */
+import type { SessionResource } from '../protocol/api.js';
+import type { ApiClient, HistoryEntry } from './api.js';
+import {
+  addResult,
+  exitCodeForPhase,
+  newRenderState,
+  paint,
+  renderEntry,
+  renderSummary,
+  TERMINAL_PHASES,
+  type RenderState,
+  type Style,
+} from './render.js';
+import type { OutStream, Terminal } from './terminal.js';
+import { watchSession } from './watch.js';
+
+export interface FollowOptions {
+  api: ApiClient;
+  name: string;
+  /** The session as just created or read (else it is read first). */
+  session?: SessionResource;
+  afterSeq?: number;
+  terminal: Terminal;
+  style: Style;
+  /** Print entries as JSON lines (no rendering, no summary). */
+  json: boolean;
+  stdout: OutStream;
+  stderr: OutStream;
+  signal?: AbortSignal;
+  maxOutageMs?: number;
+}
+
+export interface FollowResult {
+  /** The terminal phase, `Deleted`, or undefined when the watch was aborted. */
+  phase: string | undefined;
+  exitCode: number;
+  lastSeq: number;
+  state: RenderState;
+  session?: SessionResource;
+}
+
+export async function followSession(o: FollowOptions): Promise<FollowResult> {
+  const { api, name, terminal, style } = o;
+  const state = newRenderState();
+  const session = o.session ?? (await api.get(name));
+  const run = session.status.run;
+  let lastSeq = o.afterSeq ?? 0;
+  const isDone = () => state.phase !== undefined && TERMINAL_PHASES.has(state.phase) && (state.phaseRun ?? 0) >= run;
+  const emit = (entry: HistoryEntry) => {
+    lastSeq = entry.seq;
+    const text = renderEntry(entry, state, style);
+    if (o.json) o.stdout.write(`${JSON.stringify(entry)}\n`);
+    else {
+      terminal.write(text);
+      terminal.setActivity(state.activity);
+    }
+  };
+  const notice = (text: string) => {
+    if (o.json) {
+      o.stderr.write(`${text}\n`);
+      return;
+    }
+    if (!state.atLineStart) terminal.write('\n');
+    state.atLineStart = true;
+    terminal.write(`${paint(style, 'yellow', text)}\n`);
+  };
+
+  if (!o.json) terminal.setActivity(TERMINAL_PHASES.has(session.status.phase) ? 'done' : 'starting');
+  let deleted = false;
+  try {
+    if (TERMINAL_PHASES.has(session.status.phase)) {
+      for (let after = lastSeq; ; ) {
+        const page = await api.history(name, after);
+        for (const e of page.items) {
+          if (e.seq <= lastSeq) continue;
+          emit(e);
+          if (isDone()) break;
+        }
+        if (isDone() || !page.hasMore || page.lastSeq <= after) break;
+        after = page.lastSeq;
+      }
+    } else {
+      const r = await watchSession({
+        api,
+        name,
+        afterSeq: lastSeq,
+        onEntry: emit,
+        isDone,
+        onReconnect: ({ afterSeq, reason }) => notice(`connection lost (${reason}); reconnecting after seq ${afterSeq}…`),
+        onOpen: ({ reconnect }) => {
+          if (reconnect) notice('reconnected');
+        },
+        ...(o.signal ? { signal: o.signal } : {}),
+        ...(o.maxOutageMs !== undefined ? { maxOutageMs: o.maxOutageMs } : {}),
+      });
+      lastSeq = Math.max(lastSeq, r.lastSeq);
+      if (r.reason === 'aborted') return { phase: undefined, exitCode: 130, lastSeq, state };
+      deleted = r.reason === 'deleted';
+    }
+  } finally {
+    terminal.close();
+  }
+
+  if (deleted) {
+    notice(`session ${name} was deleted`);
+    return { phase: 'Deleted', exitCode: 1, lastSeq, state };
+  }
+  let final: SessionResource | undefined;
+  try {
+    final = await api.get(name);
+  } catch {
+    final = undefined;
+  }
+  const phase = isDone() ? state.phase! : (final?.status.phase ?? state.phase ?? session.status.phase);
+  if (state.totals.results === 0 && final && typeof final.status.num_turns === 'number')
+    addResult(state.totals, final.status as unknown as Record<string, unknown>);
+  if (!o.json) {
+    const lines = renderSummary(state.totals, style, phase, final?.status.message);
+    terminal.write(`${state.atLineStart ? '' : '\n'}\n${lines.join('\n')}\n`);
+  }
+  return { phase, exitCode: exitCodeForPhase(phase), lastSeq, state, ...(final ? { session: final } : {}) };
+}
