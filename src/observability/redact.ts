@@ -36,7 +36,9 @@ const PREFIXED_PATTERNS: readonly { re: string; keep: number }[] = [
   // FIX (review): the scheme is optional, so a stream split right after it ("https" | "://u:p@h")
   // still redacts the credential in the later piece; and "@" is only looked at, not replaced, so
   // the host stays readable as documented above (it used to read "https://[REDACTED]host").
-  { re: '((?:[a-z][a-z0-9+.-]*)?://)[^\\s/@:]+:[^\\s/@]+(?=@)', keep: 1 },
+  // The scheme may start only where a scheme can (the lookbehind): otherwise every position of a
+  // long run of letters and digits would rescan the run, quadratic in its length.
+  { re: '((?:(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*)?://)[^\\s/@:]+:[^\\s/@]+(?=@)', keep: 1 },
 ];
 
 /** Markers that begin a token; used to hold back a streamed tail that may become a secret. */
@@ -121,7 +123,7 @@ export class Redactor {
     // scheme character before it); a PEM private key is held from its header until its END line.
     const tail = new RegExp(
       `(?:${STREAM_MARKERS.map(escapeRegExp).map((m) => m.replace(/ $/, '\\s+')).join('|')})${TOKEN_CHARS}*$` +
-        `|(?:[a-z][a-z0-9+.-]*)?://[^\\s/@]*$|[a-z0-9+.-]:/{0,2}$` +
+        `|(?:(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*)?://[^\\s/@]*$|[a-z0-9+.-]:/{0,2}$` +
         `|-----BEGIN[A-Z ]*-{0,5}$|-----BEGIN [A-Z ]*PRIVATE KEY-----(?:(?!-----END [A-Z ]*PRIVATE KEY-----)[\\s\\S])*$`,
     ).exec(window);
     if (tail) held = Math.max(held, tail[0].length);
