@@ -3,6 +3,12 @@
  * token, logs. Validation of request shapes happens in the API layer (zod); what needs the store
  * (a parent that must exist, a session that must not be running) happens here, as RequestErrors
  * that the API maps to HTTP in one place.
+ *
+ * Sessions creating sessions (docs/agents.md): a runner token may create sessions in its own
+ * project; the child is annotated with its creator (`ambient-code.io/parent-session`), takes
+ * over its user context, and counts against two bounds (children per session, depth of the
+ * chain). Messages a runner sends carry its session as sender and are recorded in both
+ * histories.
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
@@ -16,8 +22,10 @@ import {
   type PatchSessionRequest,
   type SessionResource,
 } from '../protocol/api.js';
+import { MAIN_AGENT, PARENT_SESSION_ANNOTATION } from '../protocol/agents.js';
 import { parseCommand, type BackendCommand } from '../protocol/commands.js';
 import { TERMINAL_PHASES, type Phase, type StatusUpdate } from '../protocol/status.js';
+import type { Principal } from './auth.js';
 import type { Executor } from './executor/types.js';
 import type { HistoryLog } from './hub/history.js';
 import type { CommandSink, Hub } from './hub/hub.js';
@@ -39,6 +47,15 @@ export interface SessionServiceOptions {
   dataDir: string;
   githubToken?: string;
   historyPageSize: number;
+  limits: SessionLimits;
+}
+
+/** Bounds on sessions that sessions create, so agents cannot fork without end. */
+export interface SessionLimits {
+  /** Sessions one session may have created (existing ones count). */
+  maxChildrenPerSession: number;
+  /** How long a chain of creators may be: a root session is at depth 0, its child at 1, … */
+  maxSessionDepth: number;
 }
 
 export interface SendResult {
@@ -51,8 +68,17 @@ export interface SendResult {
 export class SessionService implements CommandSink {
   constructor(private readonly o: SessionServiceOptions) {}
 
-  create(project: string, req: CreateSessionRequest): SessionResource {
-    const { labels, annotations, ...spec } = req;
+  /** `creator`: the principal that asks; a runner's session becomes the child's parent. */
+  create(project: string, req: CreateSessionRequest, creator?: Principal): SessionResource {
+    const { labels, annotations: requested, ...spec } = req;
+    let annotations = requested ?? {};
+    let parentDepth: number | undefined;
+    const byRunner = creator?.kind === 'runner' ? this.must(project, creator.session) : undefined;
+    if (byRunner) {
+      parentDepth = this.checkFanOut(byRunner);
+      annotations = { ...annotations, [PARENT_SESSION_ANNOTATION]: byRunner.name };
+      if (!spec.userContext && byRunner.spec.userContext) spec.userContext = byRunner.spec.userContext;
+    }
     let workspace: string;
     const name = newSessionName();
     if (spec.parent_session_id) {
@@ -72,15 +98,63 @@ export class SessionService implements CommandSink {
       createdAt: new Date().toISOString(),
       spec,
       labels: labels ?? {},
-      annotations: annotations ?? {},
+      annotations,
       status: { phase: 'Pending', run: 0 },
       phase: 'Pending',
       currentRun: 0,
       workspace,
     });
-    this.o.logger.info('session created', { session: name, project });
+    this.o.logger.info('session created', { session: name, project, ...(byRunner ? { by: byRunner.name } : {}) });
+    if (byRunner)
+      this.o.history.append(byRunner.name, byRunner.currentRun, null, {
+        type: 'system.message',
+        payload: {
+          message: `created session ${name}`,
+          level: 'info',
+          event: 'session.child_created',
+          data: { child: name, depth: (parentDepth ?? 0) + 1 },
+        },
+      });
     this.o.runs.newRun(name);
     return this.render(this.must(project, name));
+  }
+
+  /**
+   * The bounds on a session creating another one; returns the creator's depth. A refusal is a 403
+   * that names the bound and its setting, which the agent sees as the tool's error.
+   */
+  private checkFanOut(parent: SessionRow): number {
+    const { maxChildrenPerSession, maxSessionDepth } = this.o.limits;
+    const depth = this.depthOf(parent, maxSessionDepth);
+    if (depth + 1 > maxSessionDepth)
+      throw new RequestError(
+        403,
+        `session ${parent.name} is at depth ${depth} of a chain of sessions creating sessions, and the deepest allowed is ${maxSessionDepth} (CLAUDE_RUNNER_MAX_SESSION_DEPTH): do this work in this session instead`,
+      );
+    const children = this.o.store.sessions
+      .list(parent.project)
+      .filter((s) => s.annotations[PARENT_SESSION_ANNOTATION] === parent.name).length;
+    if (children >= maxChildrenPerSession)
+      throw new RequestError(
+        403,
+        `session ${parent.name} has created ${children} session(s), the most one session may create (CLAUDE_RUNNER_MAX_CHILDREN_PER_SESSION=${maxChildrenPerSession}): use the sessions it has, or do this work in this session`,
+      );
+    return depth;
+  }
+
+  /** Creators above a session (0 for one nobody created); stops past `max` and at a cycle. */
+  private depthOf(row: SessionRow, max: number): number {
+    const seen = new Set([row.name]);
+    let depth = 0;
+    let parent = row.annotations[PARENT_SESSION_ANNOTATION];
+    while (parent && depth <= max) {
+      const up = this.o.store.sessions.get(parent);
+      if (!up || seen.has(up.name)) break;
+      seen.add(up.name);
+      depth++;
+      parent = up.annotations[PARENT_SESSION_ANNOTATION];
+    }
+    return depth;
   }
 
   get(project: string, name: string): SessionResource {
@@ -93,11 +167,25 @@ export class SessionService implements CommandSink {
   }
 
   list(project: string, filter: { labels?: Record<string, string>; phase?: Phase } = {}): SessionResource[] {
-    return this.o.store.sessions
+    return this.page(project, filter).items;
+  }
+
+  /**
+   * One page of the project's sessions, oldest first (names sort by creation time). `after` is
+   * the `continue` token of the previous page: the last name it held.
+   */
+  page(
+    project: string,
+    filter: { labels?: Record<string, string>; phase?: Phase; limit?: number; after?: string } = {},
+  ): { items: SessionResource[]; continue?: string } {
+    const rows = this.o.store.sessions
       .list(project)
+      .filter((s) => !filter.after || s.name > filter.after)
       .filter((s) => !filter.phase || s.phase === filter.phase)
-      .filter((s) => Object.entries(filter.labels ?? {}).every(([k, v]) => s.labels[k] === v))
-      .map((s) => this.render(s));
+      .filter((s) => Object.entries(filter.labels ?? {}).every(([k, v]) => s.labels[k] === v));
+    const page = filter.limit !== undefined ? rows.slice(0, filter.limit) : rows;
+    const more = page.length < rows.length;
+    return { items: page.map((s) => this.render(s)), ...(more ? { continue: page[page.length - 1]!.name } : {}) };
   }
 
   patch(project: string, name: string, patch: PatchSessionRequest): SessionResource {
@@ -154,8 +242,22 @@ export class SessionService implements CommandSink {
     return { token: this.o.githubToken };
   }
 
-  history(project: string, name: string, afterSeq = 0, limit = this.o.historyPageSize): { items: unknown[]; lastSeq: number; hasMore: boolean } {
+  history(
+    project: string,
+    name: string,
+    afterSeq = 0,
+    limit = this.o.historyPageSize,
+    tail?: number,
+  ): { items: unknown[]; lastSeq: number; hasMore: boolean } {
     this.must(project, name);
+    if (tail !== undefined) {
+      const rows = this.o.store.frames.tail(name, afterSeq, tail);
+      return {
+        items: rows.map((r) => JSON.parse(r.frame) as unknown),
+        lastSeq: rows.length ? rows[rows.length - 1]!.pos : afterSeq,
+        hasMore: false,
+      };
+    }
     const rows = this.o.history.read(name, afterSeq, limit + 1);
     const page = rows.slice(0, limit);
     return {
@@ -165,13 +267,37 @@ export class SessionService implements CommandSink {
     };
   }
 
-  /** `POST …/messages`: `{"type"?, ...payload}`, type `user_message` by default. */
-  sendMessage(project: string, name: string, body: Record<string, unknown>): SendResult {
-    this.must(project, name);
+  /**
+   * `POST …/messages`: `{"type"?, ...payload}`, type `user_message` by default. From a runner
+   * token (another session of the project): user messages only, to an interactive session, with
+   * that session as the sender; the sender's history records it too.
+   */
+  sendMessage(project: string, name: string, body: Record<string, unknown>, sender?: Principal): SendResult {
+    const target = this.must(project, name);
     const { type, ...payload } = body;
     const parsed = parseCommand(JSON.stringify({ type: type ?? 'user_message', payload }));
     if (!parsed.ok) throw new ValidationError([`invalid message: ${parsed.detail}`], []);
-    return this.sendCommand(name, parsed.command, 'api');
+    if (sender?.kind !== 'runner') return this.sendCommand(name, parsed.command, 'api');
+    const command = parsed.command;
+    if (command.type !== 'user_message' && command.type !== 'user.message')
+      throw new RequestError(403, `a runner token may send user messages only, not ${command.type}`);
+    if (name === sender.session) throw new RequestError(409, `session ${name} cannot send a message to itself`);
+    if (!target.spec.interactive)
+      throw new RequestError(409, `session ${name} is not interactive: it takes no messages (create it with interactive: true to talk to it)`);
+    const from = { session: sender.session, agent: agentLabel(command.payload.from?.agent) };
+    const result = this.sendCommand(name, { ...command, payload: { ...command.payload, from } }, 'session');
+    const own = this.o.store.sessions.get(sender.session);
+    if (own)
+      this.o.history.append(own.name, own.currentRun, null, {
+        type: 'system.message',
+        payload: this.o.redactor.redactDeep({
+          message: `message sent to session ${name}`,
+          level: 'info',
+          event: 'session.message_sent',
+          data: { to: name, content: command.payload.content ?? command.payload.text ?? '', from, id: result.id },
+        }),
+      });
+    return result;
   }
 
   sendCommand(name: string, command: BackendCommand, via: string): SendResult {
@@ -231,4 +357,9 @@ export class SessionService implements CommandSink {
       status: r.redactDeep(row.status),
     };
   }
+}
+
+/** The sender agent's name as a runner reports it: a plain name, else the main agent. */
+function agentLabel(agent: string | undefined): string {
+  return agent && /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(agent) ? agent : MAIN_AGENT;
 }

@@ -195,16 +195,20 @@ describe('hub: slow watchers', () => {
   });
 
   it('a watcher that stops reading is closed with 4008 and can rejoin from its last seq; the other is not slowed', async () => {
-    const frames = 2500;
+    // 64 MB: more than loopback's kernel buffers (up to 32 MB of receive window) can hide.
+    const frames = 4000;
     const s = await createSession(serve, {
       prompt: 'p',
-      environmentVariables: { FAKE_MODE: 'blast', FAKE_FRAMES: String(frames), FAKE_FRAME_BYTES: '4096' },
+      environmentVariables: { FAKE_MODE: 'blast', FAKE_FRAMES: String(frames), FAKE_FRAME_BYTES: '16384', FAKE_BLAST_ON_MESSAGE: '1' },
     });
     const name = s.metadata.name;
     const fast = watch(serve, name);
     const slow = watch(serve, name);
     await Promise.all([fast.opened, slow.opened]);
     (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+    // The blast starts only now, with both watchers in place: the slow one is live, not catching up.
+    const go = await serve.api('POST', `/projects/${PROJECT}/sessions/${name}/messages`, { content: 'go' });
+    assert.equal(go.status, 202, go.text);
 
     await waitFor(() => ended(fast), 'the fast watcher to see the end', 60_000);
     const all = await history(serve, name);

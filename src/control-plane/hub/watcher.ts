@@ -48,13 +48,24 @@ export class Watcher implements Subscriber {
   }
 
   offer(pos: number, json: string): void {
-    if (!this.live || this.closed || pos <= this.lastSent) return;
-    if (this.ws.bufferedAmount + json.length > this.opts.maxBufferedBytes) {
-      this.close(CLOSE_TOO_SLOW, `too slow: fell ${this.opts.maxBufferedBytes} bytes behind; rejoin with ?after_seq=${this.lastSent}`);
+    if (this.closed || pos <= this.lastSent) return;
+    // A watcher that stopped reading while still catching up would otherwise wait on its
+    // catch-up step for ever; the live stream going on is what tells it is too slow.
+    const queued = this.live ? json.length : 0;
+    if (this.ws.bufferedAmount + queued > this.opts.maxBufferedBytes) {
+      this.tooSlow();
       return;
     }
+    if (!this.live) return; // it is in the store: catch-up will read it
     this.ws.send(json);
     this.lastSent = pos;
+  }
+
+  private tooSlow(): void {
+    this.close(
+      CLOSE_TOO_SLOW,
+      `too slow: fell ${this.opts.maxBufferedBytes} bytes behind; rejoin with ?after_seq=${this.lastSent}`,
+    );
   }
 
   /** Stops listening (the socket closed or the hub closes it). */
@@ -78,9 +89,11 @@ export class Watcher implements Subscriber {
       let bytes = 0;
       let i = 0;
       let flushed: Promise<void> = Promise.resolve();
-      for (; i < rows.length && bytes < CATCH_UP_STEP_BYTES; i++) {
+      // A step never exceeds the watcher's bound, so a healthy watcher is never taken for slow.
+      const step = Math.min(CATCH_UP_STEP_BYTES, this.opts.maxBufferedBytes);
+      for (; i < rows.length && bytes < step; i++) {
         const row = rows[i]!;
-        const last = i === rows.length - 1 || bytes + row.frame.length >= CATCH_UP_STEP_BYTES;
+        const last = i === rows.length - 1 || bytes + row.frame.length >= step;
         if (last) flushed = new Promise((resolve) => this.ws.send(row.frame, () => resolve()));
         else this.ws.send(row.frame);
         this.lastSent = row.pos;
