@@ -1,5 +1,5 @@
 /**
- * Settings of the API client (`claude-code-runner session …`) and of the demo.
+ * Settings of the API client (`claude-code-runner session …`; the demo reuses `colorEnabled`).
  *
  * Each setting comes from the first of: a flag, an environment variable, the config file
  * (`$XDG_CONFIG_HOME/claude-code-runner/config.json`, else `~/.config/claude-code-runner/config.json`,
@@ -211,17 +211,4 @@ export function colorEnabled(isTTY: boolean, env: Env = readProcessEnv()): boole
   if (force !== undefined) return force !== '0' && force !== 'false';
   if (str(env, 'TERM') === 'dumb') return false;
   return isTTY;
-}
-
-/** What the demo needs from the environment. */
-export interface DemoSettings {
-  /** Set: the demo runs against the real Anthropic API. */
-  anthropicApiKey?: string;
-  /** The environment `serve` (and through it, the runners) starts from. */
-  baseEnv: Env;
-}
-
-export function loadDemoSettings(env: Env = readProcessEnv()): DemoSettings {
-  const key = str(env, 'ANTHROPIC_API_KEY');
-  return { ...(key ? { anthropicApiKey: key } : {}), baseEnv: env };
 }
