@@ -67,6 +67,7 @@ export class RunManager {
         continue;
       }
       this.o.store.runs.update(r.session, r.run, { state: 'ended', endedAt: now(), tokenHash: null });
+      this.o.executor.reapLeftovers({ session: r.session, run: r.run });
       if (row.currentRun !== r.run || TERMINAL_PHASES.has(row.status.phase)) continue;
       const tail = this.tail(row, r.run);
       const message =

@@ -1,8 +1,8 @@
 /**
  * Test helpers for anyone who needs a real control plane: `startServe()` launches
  * `claude-code-runner serve` as a child process on a free port with a temp data dir and returns
- * its URL and token; `runnerProcesses()` finds the runner processes of a data dir (to prove that
- * none is left behind).
+ * its URL and token; `runnerProcesses()` finds the processes of a data dir's sessions (runners,
+ * their CLIs and the agents' commands: to prove that none is left behind).
  *
  *   const serve = await startServe({ env: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'x' } });
  *   try {
@@ -13,11 +13,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readProcessEnv } from '../config/process-env.js';
+import { liveProcesses, processCwd, processEnviron } from './executor/procfs.js';
 
 export interface StartServeOptions {
   /** Default 0: any free port (a restart passes the previous `port` so runners find it again). */
@@ -172,28 +173,16 @@ function waitForListening(child: ChildProcess, out: () => string, err: () => str
 }
 
 /**
- * Pids of the live processes whose environment has WORKSPACE_PATH under `<dataDir>/workspaces`
- * (runners of that data dir, and everything they started). Linux only (empty elsewhere).
+ * Pids of the live processes of a data dir's sessions: those whose environment puts
+ * WORKSPACE_PATH (runners) or CLAUDE_CONFIG_DIR (the CLI and the commands it runs) under
+ * `<dataDir>/workspaces`, or whose working directory is there. Linux only (empty elsewhere).
  */
 export function runnerProcesses(dataDir: string): number[] {
-  const prefix = `WORKSPACE_PATH=${path.join(dataDir, 'workspaces')}${path.sep}`;
-  const out: number[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return out;
-  }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-      if (state === 'Z') continue;
-      if (readFileSync(`/proc/${e}/environ`, 'latin1').split('\0').some((kv) => kv.startsWith(prefix))) out.push(Number(e));
-    } catch {
-      /* gone or not ours */
-    }
-  }
-  return out;
+  const root = path.join(dataDir, 'workspaces');
+  const prefixes = [`WORKSPACE_PATH=${root}${path.sep}`, `CLAUDE_CONFIG_DIR=${root}${path.sep}`];
+  return liveProcesses((pid) => {
+    if (processEnviron(pid)?.some((kv) => prefixes.some((p) => kv.startsWith(p)))) return true;
+    const cwd = processCwd(pid);
+    return cwd !== undefined && (cwd === root || cwd.startsWith(`${root}${path.sep}`));
+  });
 }

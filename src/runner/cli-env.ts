@@ -1,7 +1,8 @@
 /**
  * The environment of the Claude Code CLI child. The SDK's `env` option replaces the child's
  * environment entirely, which is what we want: the CLI (and the agent's shell) sees the model
- * credentials and what the workspace adds, never the bot token or anything else we were given.
+ * credentials, the session's name and what the workspace adds, never the bot token or anything
+ * else we were given.
  */
 import path from 'node:path';
 import type { RunnerConfig } from '../config/runner-config.js';
@@ -14,6 +15,9 @@ export function cliStateDir(config: Readonly<RunnerConfig>): string {
 export function buildCliEnv(config: Readonly<RunnerConfig>, prepared: PreparedWorkspace): Record<string, string> {
   const env: Record<string, string> = { ...config.runtime.passthroughEnv };
   env.CLAUDE_CONFIG_DIR = cliStateDir(config);
+  // Not a secret, and useful to the agent; it also tags the CLI and every command it runs, so a
+  // control plane can find and end them if this runner dies without stopping them (SIGKILL).
+  env.AGENTIC_SESSION_NAME = config.session.name;
   const { model } = config;
   if (model.provider === 'vertex' && model.vertex) {
     env.CLAUDE_CODE_USE_VERTEX = '1';

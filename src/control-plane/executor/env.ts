@@ -51,6 +51,8 @@ export function buildRunnerEnv(input: RunnerEnvInput): Record<string, string> {
   set('ACTIVE_WORKFLOW_GIT_URL', spec.activeWorkflow?.gitUrl);
   set('ACTIVE_WORKFLOW_BRANCH', spec.activeWorkflow?.branch);
   set('ACTIVE_WORKFLOW_PATH', spec.activeWorkflow?.path);
+  // Extension (docs/agents.md): sub-agents the platform defines for this session.
+  if (spec.agents?.length) set('AGENTS_JSON', JSON.stringify(spec.agents));
   // Extension: which run of the session this is (1 for the first, +1 per /start).
   set('AGENTIC_SESSION_RUN', run);
   return env;

@@ -4,15 +4,20 @@
  * Runners are spawned detached, in their own process group, with stdout and stderr going to the
  * run's log file: killing serve does not kill them, and a runner that outlives serve reconnects
  * to the next one (which adopts it by pid). Stop sends SIGTERM to the runner, then SIGKILL to its
- * whole group after the grace period; when a runner exits, whatever is left of its group (a
- * background command the agent started) is killed too, so no process outlives its run.
+ * whole group after the grace period. When a runner exits, whatever it left behind is killed, so
+ * no process outlives its run: its own group, and (on Linux) every process tagged with the
+ * session's name. The tag matters because the runner starts the Claude Code CLI in a process
+ * group of its own, and the CLI its commands in yet others: a runner that was SIGKILLed leaves
+ * an orphaned CLI that would otherwise finish the whole turn (model calls, edits, commands) in
+ * the workspace on its own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SystemError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { RunLogs } from './logs.js';
+import { hasProcfs, isLiveProcess, liveProcesses, processEnviron, processGroup } from './procfs.js';
 import type { Executor, LaunchRequest, RunExit, RunRef } from './types.js';
 
 /** Our own runner: `node <package>/dist/src/cli/main.js run`. */
@@ -123,6 +128,10 @@ export class LocalExecutor implements Executor {
     if (workspace) rmSync(workspace, { recursive: true, force: true });
   }
 
+  reapLeftovers(ref: RunRef): void {
+    this.reap(ref, 'killed processes a vanished runner left behind');
+  }
+
   onExit(listener: (exit: RunExit) => void): void {
     this.listeners.push(listener);
   }
@@ -135,11 +144,17 @@ export class LocalExecutor implements Executor {
     for (const t of this.runs.values()) if (t.adopted && !t.exited && !isAlive(t.pid)) this.finish(t, null, null);
   }
 
+  private reap(ref: RunRef, what: string): void {
+    const count = killSessionProcesses(ref.session);
+    if (count) this.opts.logger.warn(what, { session: ref.session, run: ref.run, count });
+  }
+
   private finish(t: Tracked, code: number | null, sig: NodeJS.Signals | null): void {
     if (t.exited) return;
     t.exited = true;
     this.runs.delete(key(t.ref));
     signal(-t.pid, 'SIGKILL'); // leftovers of the run's process group
+    this.reap(t.ref, 'killed processes the runner left behind');
     try {
       this.logs.rotate(t.ref.session, t.ref.run);
     } catch {
@@ -175,22 +190,31 @@ function isAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
-  // A zombie is dead for our purposes.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return true; // no /proc: trust kill(0)
-  }
+  return isLiveProcess(pid) ?? true; // a zombie is dead for our purposes; no /proc: trust kill(0)
 }
 
 /** On Linux, checks that the pid is really this session's runner (pids are reused). */
 function belongsTo(pid: number, session: string): boolean {
-  if (!existsSync('/proc/self/environ')) return true; // no /proc: trust the recorded pid
-  try {
-    return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`SESSION_ID=${session}`);
-  } catch {
-    return false; // gone, or another user's process
+  if (!hasProcfs()) return true; // no /proc: trust the recorded pid
+  return processEnviron(pid)?.includes(`SESSION_ID=${session}`) ?? false; // gone, or another user's
+}
+
+/**
+ * Kills every live process tagged with the session's name (SESSION_ID for the runner,
+ * AGENTIC_SESSION_NAME for the CLI and the commands it runs), with its process group when it
+ * leads one. A few passes catch a child forked while the sweep ran. Returns how many it killed.
+ */
+function killSessionProcesses(session: string): number {
+  const tags = new Set([`SESSION_ID=${session}`, `AGENTIC_SESSION_NAME=${session}`]);
+  const killed = new Set<number>();
+  for (let pass = 0; pass < 3; pass++) {
+    const pids = liveProcesses((pid) => processEnviron(pid)?.some((kv) => tags.has(kv)) ?? false);
+    if (!pids.length) break;
+    for (const pid of pids) {
+      if (processGroup(pid) === pid) signal(-pid, 'SIGKILL');
+      signal(pid, 'SIGKILL');
+      killed.add(pid);
+    }
   }
+  return killed.size;
 }

@@ -40,6 +40,11 @@ export interface Executor {
   readOutput(ref: RunRef, tailBytes?: number): string;
   /** The last lines of the run's output, for a failure message. */
   outputTail(ref: RunRef, maxChars: number): string;
+  /**
+   * A run that ended unseen (its runner vanished while the control plane was down, or was never
+   * recorded as started): ends whatever it left behind (the CLI, commands of the agent).
+   */
+  reapLeftovers(ref: RunRef): void;
   removeSession(session: string, workspace: string | undefined): void;
   /** Called once per run when its process ends (also for adopted runs). */
   onExit(listener: (exit: RunExit) => void): void;
