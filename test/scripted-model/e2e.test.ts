@@ -144,7 +144,6 @@ describe('scripted model with the real CLI', { concurrency: true }, () => {
           /529/,
           'the SDK iterator throws after the error result',
         );
-        assert.ok(run.ms < 8000, `gave up in ${run.ms} ms`);
       },
       { scenarios: [{ name: 'overloaded', turns: [{ steps: [{ error: { status: 529 } }] }] }] },
     ));
