@@ -418,7 +418,12 @@ export function renderEntry(entry: HistoryEntry, state: RenderState, style: Styl
     case 'user.message': {
       const text = clean(typeof payload.content === 'string' ? payload.content : typeof payload.text === 'string' ? payload.text : '');
       const [first = '', ...rest] = text.split('\n');
-      let t = `${paint(style, ['bold', 'cyan'], '›')} ${paint(style, 'bold', first)}`;
+      // A message from another session (docs/agents.md) says who sent it.
+      const from = isRecord(payload.from) && typeof payload.from.session === 'string' ? payload.from : undefined;
+      const sender = from
+        ? `${paint(style, 'dim', `[from ${clean(String(from.session))}${typeof from.agent === 'string' && from.agent !== 'main' ? `/${clean(from.agent)}` : ''}]`)} `
+        : '';
+      let t = `${paint(style, ['bold', 'cyan'], '›')} ${sender}${paint(style, 'bold', first)}`;
       for (const r of rest) t += `\n  ${paint(style, 'bold', r)}`;
       line(t);
       return out;

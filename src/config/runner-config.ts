@@ -8,6 +8,8 @@ import { ConfigError } from '../errors.js';
 import { EnvReader, sanitizeId, sanitizeText, type Env } from './env.js';
 import { toVertexModelId } from './models.js';
 import { parseRepos, type RepoSpec } from './repos.js';
+import { parseAgentsJson } from './agents.js';
+import type { AgentSpec } from '../protocol/agents.js';
 import type { LogLevel } from '../observability/logger.js';
 
 export interface VertexConfig {
@@ -94,6 +96,8 @@ export interface RunnerConfig {
     gitlabApiUrl?: string;
   };
   langfuse: LangfuseConfig;
+  /** Sub-agents the platform defined (AGENTS_JSON), next to the workspace's `.claude/agents/`. */
+  agents: AgentSpec[];
   runtime: {
     logLevel: LogLevel;
     /** Bound on frames held for an unreachable backend (bytes of JSON). */
@@ -224,6 +228,9 @@ export function loadRunnerConfig(env: Env): Readonly<RunnerConfig> {
   const githubToken = r.str('GITHUB_TOKEN');
   const gitlabToken = r.str('GITLAB_TOKEN');
 
+  // --- sub-agents (docs/agents.md) -----------------------------------------------------------
+  const agents = parseAgentsJson(r.str('AGENTS_JSON'), r.problems);
+
   // --- Langfuse (contract §5): incomplete settings are a warning, never fatal ---------------
   const langfuse = readLangfuse(r);
 
@@ -305,6 +312,7 @@ export function loadRunnerConfig(env: Env): Readonly<RunnerConfig> {
       ...optional('gitlabApiUrl', gitlabApiUrl?.replace(/\/+$/, '')),
     },
     langfuse,
+    agents,
     runtime: {
       logLevel,
       maxBufferedBytes,

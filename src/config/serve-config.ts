@@ -50,6 +50,8 @@ export interface ServeConfig {
   secrets: string[];
   /** How runners reach this server (`http://<advertiseHost>:<port>/api`). */
   advertiseHost: string;
+  /** Bounds on sessions that sessions create (docs/agents.md). */
+  sessionLimits: { maxChildrenPerSession: number; maxSessionDepth: number };
 }
 
 export const SERVE_USAGE = `usage: claude-code-runner serve [options]
@@ -68,6 +70,10 @@ options (each also settable by the variable in brackets):
                          (default: this package's \`claude-code-runner run\`)
   --grace-ms N           SIGTERM -> SIGKILL delay when stopping      [CLAUDE_RUNNER_GRACE_MS] (10000)
   --keep-runners         on shutdown leave runners running; they reconnect to the next serve
+  --max-children-per-session N
+                         sessions one session may create             [CLAUDE_RUNNER_MAX_CHILDREN_PER_SESSION] (10)
+  --max-session-depth N  how deep a chain of sessions creating       [CLAUDE_RUNNER_MAX_SESSION_DEPTH] (3)
+                         sessions may go (a session nobody created is at depth 0)
   --log-level L          debug, info, warn, error or silent          [LOG_LEVEL] (info)
   -h, --help             this text
 
@@ -145,6 +151,8 @@ const FLAGS: FlagSpec[] = [
   { name: 'grace-ms', takesValue: true },
   { name: 'log-level', takesValue: true },
   { name: 'keep-runners', takesValue: false },
+  { name: 'max-children-per-session', takesValue: true },
+  { name: 'max-session-depth', takesValue: true },
   { name: 'help', takesValue: false },
 ];
 
@@ -253,6 +261,11 @@ export function loadServeConfig(argv: readonly string[], env: Env, cwd = process
     r.problems.push(`${flagToken ? '--token' : 'CLAUDE_RUNNER_API_TOKEN'}: contains whitespace: use a single word`);
   const maxConcurrent = flagNumber('max-concurrent', 'CLAUDE_RUNNER_MAX_CONCURRENT', { min: 1, max: 1000 }) ?? 4;
   const graceMs = flagNumber('grace-ms', 'CLAUDE_RUNNER_GRACE_MS', { min: 0, max: 600_000 }) ?? 10_000;
+  const sessionLimits = {
+    maxChildrenPerSession:
+      flagNumber('max-children-per-session', 'CLAUDE_RUNNER_MAX_CHILDREN_PER_SESSION', { min: 0, max: 10_000 }) ?? 10,
+    maxSessionDepth: flagNumber('max-session-depth', 'CLAUDE_RUNNER_MAX_SESSION_DEPTH', { min: 0, max: 100 }) ?? 3,
+  };
   const commandLine = flags.get('runner-command') ?? r.str('CLAUDE_RUNNER_RUNNER_COMMAND');
   let runnerCommand: string[] | undefined;
   if (commandLine !== undefined) {
@@ -300,6 +313,7 @@ export function loadServeConfig(argv: readonly string[], env: Env, cwd = process
     limits,
     secrets,
     advertiseHost,
+    sessionLimits,
   };
   return { help: false, config: deepFreeze(config) };
 }

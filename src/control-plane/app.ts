@@ -87,6 +87,7 @@ export async function startControlPlane(config: Readonly<ServeConfig>, logger: L
     dataDir: config.dataDir,
     ...(config.githubToken ? { githubToken: config.githubToken } : {}),
     historyPageSize: config.limits.historyPageSize,
+    limits: config.sessionLimits,
   });
   hub.setCommandSink(service);
   const version = packageVersion();
@@ -97,6 +98,7 @@ export async function startControlPlane(config: Readonly<ServeConfig>, logger: L
     logger: logger.child('api'),
     maxBodyBytes: config.limits.maxBodyBytes,
     parentOf: (session) => store.sessions.get(session)?.spec.parent_session_id,
+    projectOf: (session) => store.sessions.get(session)?.project,
   });
 
   const server = createServer((req, res) => void router.dispatch(req, res));

@@ -7,6 +7,9 @@
  *   socket, status, annotations and git-token endpoints (and reading that session, plus its
  *   parent's, for a continuation), and only until the run ends. Only its SHA-256 is stored, so a
  *   runner that outlives a restart of serve can still be recognised.
+ * - Within its own project a runner token may also list sessions, create sessions, read any
+ *   session and its history, and send it user messages (the `sessions` tools, docs/agents.md):
+ *   `requireProjectAccess`. Never another project's, and never stop, start, delete or patch.
  *
  * Comparisons are constant-time: the user token through `timingSafeEqual` of two digests, runner
  * tokens by looking up the digest of the presented token (timing can only reveal bits of a
@@ -129,4 +132,22 @@ export function requireSessionAccess(
         ? 'a runner token cannot do this: use the user token'
         : `this runner token belongs to session ${principal.session}, not ${session}`,
     );
+}
+
+/**
+ * The project scope of runner tokens (docs/agents.md): a runner may reach the sessions of its
+ * own project (list, create, read, history, messages), never another project's.
+ */
+export function requireProjectAccess(
+  principal: Principal,
+  project: string,
+  /** The project of the runner's own session. */
+  runnerProject: string | undefined,
+): void {
+  if (principal.kind === 'user') return;
+  if (runnerProject !== undefined && runnerProject === project) return;
+  throw new RequestError(
+    403,
+    `this runner token belongs to session ${principal.session} of project ${runnerProject ?? '(unknown)'}: it cannot reach project ${project}`,
+  );
 }

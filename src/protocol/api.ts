@@ -9,6 +9,7 @@ import { checkRepoName, checkRepoUrl } from '../config/repos.js';
 import { PHASES } from './status.js';
 import { StatusUpdate } from './status.js';
 import { UsageSchema } from './frames.js';
+import { AgentSpecList } from './agents.js';
 
 export const API_VERSION = 'vteam.ambient-code/v1alpha1';
 export const SESSION_KIND = 'AgenticSession';
@@ -58,6 +59,7 @@ export const RESERVED_ENV = new Set([
   'OUTPUT_BRANCH',
   'AUTO_PUSH_ON_COMPLETE',
   'PARENT_SESSION_ID',
+  'AGENTS_JSON',
   'USER_ID',
   'USER_NAME',
   'CLAUDE_STATE_DIR',
@@ -144,6 +146,7 @@ const specFields = {
   environmentVariables: EnvironmentVariables.optional(),
   userContext: UserContext.optional(),
   activeWorkflow: ActiveWorkflow.optional().meta({ description: 'Extension: a workflow repo (ACTIVE_WORKFLOW_* for the runner).' }),
+  agents: AgentSpecList.optional(),
 };
 
 function checkSpec(
@@ -226,7 +229,13 @@ export const SessionResource = z.object({
 });
 export type SessionResource = z.infer<typeof SessionResource>;
 
-export const SessionList = z.object({ items: z.array(SessionResource) });
+export const SessionList = z.object({
+  items: z.array(SessionResource),
+  metadata: z
+    .object({ continue: z.string().optional().meta({ description: 'Pass as `continue` to get the next page; absent on the last page.' }) })
+    .optional()
+    .meta({ description: 'Extension: present when `limit` was given.' }),
+});
 
 /** `POST …/sessions/{id}/messages`: `{"type"?, ...payload}`; the type defaults to `user_message`. */
 export const SendMessageRequest = z
@@ -275,6 +284,7 @@ export const HealthResponse = z.object({ status: z.literal('ok'), version: z.str
 export const HistoryQuery = z.strictObject({
   after_seq: z.coerce.number().int().min(0).optional(),
   limit: z.coerce.number().int().min(1).max(10_000).optional(),
+  tail: z.coerce.number().int().min(1).max(10_000).optional().meta({ description: 'Extension: only the last N entries (after `after_seq`).' }),
 });
 export const LogsQuery = z.strictObject({
   run: z.coerce.number().int().min(1).optional(),
@@ -283,4 +293,6 @@ export const LogsQuery = z.strictObject({
 export const ListQuery = z.strictObject({
   labelSelector: z.string().optional().meta({ description: 'Extension: `key=value[,key=value]`.' }),
   phase: z.enum(PHASES).optional(),
+  limit: z.coerce.number().int().min(1).max(1_000).optional().meta({ description: 'Extension: at most N sessions per page.' }),
+  continue: z.string().max(256).optional().meta({ description: 'Extension: the `metadata.continue` of the previous page.' }),
 });

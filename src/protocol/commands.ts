@@ -5,6 +5,12 @@
  * Extension beyond the contract: `ack {seq}` tells the runner that the backend has persisted
  * every frame up to `seq`, so the runner can forget them and, after a reconnect, resend only
  * what came after. A backend that never acks still gets every frame (see docs/protocol.md).
+ *
+ * Extension the other way (docs/agents.md, "Delivery"): a runner that sends the header
+ * `x-runner-capabilities: command-acks` on its socket upgrade gets each queued command with a
+ * top-level `deliveryId`, answers `{"type":"command.ack","payload":{"id":N}}` (a control frame
+ * without seq) once it has taken it, and drops a repeated id. The backend resends what was not
+ * acked after a reconnect or its own restart, so each command is acted on exactly once.
  */
 import { z } from 'zod';
 
@@ -85,6 +91,17 @@ export const KNOWN_COMMAND_TYPES = new Set([
   'ping',
   'ack',
 ]);
+
+export const RUNNER_CAPABILITIES_HEADER = 'x-runner-capabilities';
+export const CAPABILITY_COMMAND_ACKS = 'command-acks';
+export const COMMAND_ACK = 'command.ack';
+
+/** The backend's `deliveryId` of a command (a positive whole number), if it has one. */
+export function deliveryIdOf(raw: unknown): number | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const id = (raw as { deliveryId?: unknown }).deliveryId;
+  return typeof id === 'number' && Number.isSafeInteger(id) && id > 0 ? id : undefined;
+}
 
 export type ParsedCommand =
   | { ok: true; command: BackendCommand }

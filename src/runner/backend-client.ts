@@ -7,6 +7,7 @@ import { SystemError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Redactor } from '../observability/redact.js';
 import { pickStatusFields, type StatusUpdate } from '../protocol/status.js';
+import { httpRequest, type HttpAnswer } from './http-request.js';
 
 export interface BackendClientOptions {
   apiUrl?: string;
@@ -40,18 +41,17 @@ export class BackendClient {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = contentType;
     if (this.opts.botToken) headers.authorization = `Bearer ${this.opts.botToken}`;
-    let res: Response;
+    let res: HttpAnswer;
     try {
-      res = await fetch(url, {
-        method,
+      res = await httpRequest(method, url, {
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        timeoutMs: this.opts.timeoutMs ?? 10_000,
       });
     } catch (e) {
       throw new SystemError('status', `${method} ${url} failed: ${(e as Error).message}`, { cause: e });
     }
-    const text = await res.text();
+    const text = res.text;
     if (!res.ok) {
       const detail = this.opts.redactor.redact(text.slice(0, 300));
       throw new SystemError('status', `${method} ${url} answered ${res.status}: ${detail}`);
@@ -62,6 +62,37 @@ export class BackendClient {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Any call under the API base (`path` starts with `/projects/…`), for the sessions tools: the
+   * answer's status and JSON body, whatever the status. Throws SystemError only when no answer
+   * came (network, timeout).
+   */
+  async request(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+    if (!this.enabled) throw new SystemError('session', 'no BACKEND_API_URL: the control plane cannot be reached');
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.opts.botToken) headers.authorization = `Bearer ${this.opts.botToken}`;
+    const url = `${this.opts.apiUrl}${path}`;
+    let res: HttpAnswer;
+    try {
+      res = await httpRequest(method, url, {
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        timeoutMs: this.opts.timeoutMs ?? 10_000,
+      });
+    } catch (e) {
+      throw new SystemError('session', `${method} ${url} failed: ${(e as Error).message}`, { cause: e });
+    }
+    const text = res.text;
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = { error: this.opts.redactor.redact(text.slice(0, 300)) };
+    }
+    return { status: res.status, json };
   }
 
   /** PUT …/status with only the contract's fields, redacted. */

@@ -5,7 +5,15 @@
  * that stopping the session also ends every process the agent started, and nothing is orphaned.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { query, type Options, type Query, type SDKMessage, type SDKUserMessage } from '@anthropic-ai/claude-agent-sdk';
+import {
+  query,
+  type AgentDefinition,
+  type McpSdkServerConfigWithInstance,
+  type Options,
+  type Query,
+  type SDKMessage,
+  type SDKUserMessage,
+} from '@anthropic-ai/claude-agent-sdk';
 import type { RunnerConfig } from '../config/runner-config.js';
 import type { Logger } from '../observability/logger.js';
 import type { Redactor } from '../observability/redact.js';
@@ -24,7 +32,14 @@ export interface ClaudeSessionOptions {
   logger: Logger;
   redactor: Redactor;
   onMessage: (message: SDKMessage) => void;
-  /** Extra SDK options (sub-agents, in-process MCP servers) merged over the defaults. */
+  /** Sub-agents the platform defined (AGENTS_JSON), next to the project's `.claude/agents/`. */
+  agents?: Record<string, AgentDefinition>;
+  /**
+   * The platform's own in-process MCP servers (the `sessions` tools) and the tools they add to
+   * the allowed list. A workspace server of the same name gives way to them.
+   */
+  platformServers?: { servers: Record<string, McpSdkServerConfigWithInstance>; allowedTools: string[] };
+  /** Extra SDK options merged over the defaults. */
   extraOptions?: Partial<Options>;
 }
 
@@ -45,17 +60,19 @@ export class ClaudeSession {
   }
 
   private buildOptions(): Options {
-    const { config, prepared } = this.opts;
+    const { config, prepared, platformServers } = this.opts;
+    for (const name of Object.keys(platformServers?.servers ?? {}))
+      if (name in prepared.mcpServers) this.log.warn(`the workspace's MCP server "${name}" is replaced by the platform's own`);
     const options: Options = {
       cwd: prepared.cwd,
       additionalDirectories: prepared.additionalDirectories,
       permissionMode: 'acceptEdits',
-      allowedTools: [...BASE_ALLOWED_TOOLS, ...prepared.extraAllowedTools],
+      allowedTools: [...BASE_ALLOWED_TOOLS, ...prepared.extraAllowedTools, ...(platformServers?.allowedTools ?? [])],
       includePartialMessages: true,
       systemPrompt: { type: 'preset', preset: 'claude_code', append: prepared.systemPromptAppend },
       // Project settings bring a repo's or workflow's .claude/ agents and commands.
       settingSources: ['project'],
-      mcpServers: prepared.mcpServers,
+      mcpServers: { ...prepared.mcpServers, ...platformServers?.servers },
       // Only the servers the workspace accepted: project settings must not start others
       // (e.g. stdio servers the platform did not opt in to).
       strictMcpConfig: true,
@@ -79,6 +96,7 @@ export class ClaudeSession {
       },
       ...this.opts.extraOptions,
     };
+    if (this.opts.agents && Object.keys(this.opts.agents).length) options.agents = this.opts.agents;
     if (config.model.name) options.model = config.model.name;
     if (this.opts.resume) options.resume = this.opts.resume;
     if (config.runtime.cliPath) options.pathToClaudeCodeExecutable = config.runtime.cliPath;

@@ -10,15 +10,20 @@
  * - streamed text     -> message.partial, partial {id:"<msg id>:<block>", index, total, data}
  *
  * Work done inside a sub-agent carries `parent_tool_use_id` and the sub-agent's `agent` name.
+ * The mapper also remembers which agent made each tool call, so an in-process tool (the
+ * `sessions` tools) can name its caller as the sender of a message.
  * Streamed text passes through a StreamRedactor so a secret split across deltas is still caught.
  */
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 import type { Redactor, StreamRedactor } from '../observability/redact.js';
+import { MAIN_AGENT } from '../protocol/agents.js';
 import type { FrameDraft, ResultSummary } from '../protocol/frames.js';
 
 /** Tool results larger than this are cut in frames (the agent itself saw them whole). */
 export const MAX_TOOL_RESULT_CHARS = 256 * 1024;
 const SUBAGENT_TOOLS = new Set(['Agent', 'Task']);
+/** Tool calls whose caller is remembered (the newest; a tool runs right after its call). */
+const MAX_REMEMBERED_CALLERS = 1_000;
 
 interface OpenStream {
   redactor: StreamRedactor;
@@ -29,6 +34,8 @@ interface OpenStream {
 export class MessageMapper {
   private readonly streams = new Map<string, OpenStream>();
   private readonly subAgentNames = new Map<string, string>();
+  /** tool_use id -> the agent that made the call. */
+  private readonly callers = new Map<string, string>();
   private initSession: string | undefined;
 
   constructor(private readonly redactor: Redactor) {}
@@ -63,6 +70,22 @@ export class MessageMapper {
     }
   }
 
+  /**
+   * The agent that made a tool call: `main`, a sub-agent's name (`sub-agent` when its Task call
+   * was not seen), or undefined while the call has not been mapped yet.
+   */
+  callerOf(toolUseId: string): string | undefined {
+    return this.callers.get(toolUseId);
+  }
+
+  private rememberCaller(id: string, parent: string | null): void {
+    this.callers.set(id, parent ? (this.subAgentNames.get(parent) ?? 'sub-agent') : MAIN_AGENT);
+    if (this.callers.size > MAX_REMEMBERED_CALLERS) {
+      const oldest = this.callers.keys().next().value;
+      if (oldest !== undefined) this.callers.delete(oldest);
+    }
+  }
+
   private nesting(parent: string | null): { parent_tool_use_id?: string; agent?: string } {
     if (!parent) return {};
     const agent = this.subAgentNames.get(parent);
@@ -81,6 +104,7 @@ export class MessageMapper {
           const name = typeof input?.subagent_type === 'string' ? input.subagent_type : 'general-purpose';
           this.subAgentNames.set(block.id, name);
         }
+        this.rememberCaller(block.id, parent);
         out.push({ type: 'agent.message', payload: { tool: block.name, input: block.input ?? {}, id: block.id, ...nest } });
       } else if (block.type === 'thinking' && typeof block.thinking === 'string' && block.thinking !== '') {
         out.push({ type: 'system.message', payload: { message: block.thinking, level: 'debug', event: 'thinking', ...(parent ? { data: nest } : {}) } });

@@ -15,14 +15,30 @@ import { describeError, UserError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Redactor } from '../observability/redact.js';
 import type { Tracer } from '../observability/tracing.js';
+import { MAIN_AGENT, toSdkAgents } from '../protocol/agents.js';
 import { userMessageText, type BackendCommand } from '../protocol/commands.js';
 import type { FrameDraft, ResultSummary } from '../protocol/frames.js';
 import { SDK_SESSION_ANNOTATION, type Phase, type StatusUpdate } from '../protocol/status.js';
 import type { PreparedWorkspace, WorkspaceChange, WorkspaceManager } from '../workspace/types.js';
 import type { BackendClient } from './backend-client.js';
-import { ClaudeSession } from './claude-session.js';
+import type { ClaudeSession, ClaudeSessionOptions } from './claude-session.js';
 import { MessageMapper, resultSummary } from './message-mapper.js';
 import type { RunnerSocket } from './socket-client.js';
+
+/** How long a sessions tool waits for its own call to be mapped (to name the calling agent). */
+const CALLER_WAIT_MS = 2_000;
+
+/**
+ * The parts that load the Agent SDK (1.4 MB of JavaScript, ~100 ms to compile and run) are loaded
+ * when the conversation starts, not at process start, so the first frames and the Running status
+ * go out first (docs/benchmarks.md, cold start). They wait at most this long for the socket.
+ */
+const SDK_LOAD_WAIT_MS = 300;
+
+async function loadSdkParts() {
+  const [{ ClaudeSession }, tools] = await Promise.all([import('./claude-session.js'), import('./sessions-tools.js')]);
+  return { ClaudeSession, ...tools };
+}
 
 /** The status `result` field is cut to this many characters (the full text is on the socket). */
 export const MAX_STATUS_RESULT_CHARS = 16 * 1024;
@@ -57,6 +73,7 @@ type StopRequest = { phase: 'Failed' | 'Stopped'; message: string; exitCode: num
 
 export class SessionRunner {
   private session: ClaudeSession | null = null;
+  private sdk: Awaited<ReturnType<typeof loadSdkParts>> | null = null;
   private prepared: PreparedWorkspace | null = null;
   private readonly mapper: MessageMapper;
   private busy = false;
@@ -70,6 +87,8 @@ export class SessionRunner {
   private readonly stopped = new Promise<void>((r) => (this.stopSignal = r));
   private changeChain: Promise<void> = Promise.resolve();
   private restarting = false;
+  /** Ends what the sessions tools are doing (a wait) when the run ends. */
+  private readonly toolsAbort = new AbortController();
   private readonly log: Logger;
 
   constructor(private readonly deps: SessionRunnerDeps) {
@@ -98,6 +117,7 @@ export class SessionRunner {
       outcome = { phase: 'Failed', message: describeError(e), exitCode: EXIT_CODES.failed, ...(this.lastResult ? { result: this.lastResult } : {}) };
     } finally {
       if (timeout) clearTimeout(timeout);
+      this.toolsAbort.abort();
       await this.session?.terminate(config.runtime.shutdownGraceMs);
     }
     if (this.stopRequest) outcome = { ...this.stopRequest, ...(this.lastResult ? { result: this.lastResult } : {}) };
@@ -119,6 +139,8 @@ export class SessionRunner {
     this.prepared = await this.deps.workspace.prepare();
     const resume = await this.resolveResume();
     if (this.stopRequest) throw new UserError('session', this.stopRequest.message);
+    await this.deps.socket.whenOpen(SDK_LOAD_WAIT_MS);
+    this.sdk = await loadSdkParts();
     this.startSession(this.prepared, resume);
     if (config.session.prompt) this.submit(config.session.prompt);
     else {
@@ -202,14 +224,46 @@ export class SessionRunner {
   private startSession(prepared: PreparedWorkspace, resume: string | undefined): void {
     // Tokens minted while preparing the workspace are secrets like the ones we were given.
     if (prepared.secrets?.length) this.deps.redactor.add(...prepared.secrets);
-    this.session = new ClaudeSession({
-      config: this.deps.config,
+    const { config } = this.deps;
+    this.session = new this.sdk!.ClaudeSession({
+      config,
       prepared,
       ...(resume ? { resume } : {}),
       logger: this.deps.logger,
       redactor: this.deps.redactor,
       onMessage: (m) => this.onSdkMessage(m),
+      ...(config.agents.length ? { agents: toSdkAgents(config.agents) } : {}),
+      ...this.sessionsTools(),
     });
+  }
+
+  /** The `sessions` tools (docs/agents.md), a new server per conversation; none without an API. */
+  private sessionsTools(): Pick<ClaudeSessionOptions, 'platformServers'> {
+    const { config, backend, logger } = this.deps;
+    if (!backend.enabled) return {};
+    const { createSessionsServer, SESSIONS_ALLOWED_TOOLS, SESSIONS_SERVER } = this.sdk!;
+    const server = createSessionsServer({
+      backend,
+      project: config.session.project,
+      self: config.session.name,
+      ...(config.model.requested ? { model: config.model.requested } : {}),
+      agentOf: (id) => this.callerOf(id),
+      signal: this.toolsAbort.signal,
+      logger: logger.child('sessions-tools'),
+    });
+    return { platformServers: { servers: { [SESSIONS_SERVER]: server }, allowedTools: SESSIONS_ALLOWED_TOOLS } };
+  }
+
+  /** The agent that made a tool call; its assistant message may still be on its way to us. */
+  private async callerOf(toolUseId: string | undefined): Promise<string> {
+    if (!toolUseId) return MAIN_AGENT;
+    const deadline = Date.now() + CALLER_WAIT_MS;
+    for (;;) {
+      const caller = this.mapper.callerOf(toolUseId);
+      if (caller) return caller;
+      if (Date.now() >= deadline || this.toolsAbort.signal.aborted) return MAIN_AGENT;
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   private async resolveResume(): Promise<string | undefined> {
@@ -287,7 +341,7 @@ export class SessionRunner {
     switch (cmd.type) {
       case 'user_message':
       case 'user.message': {
-        const text = userMessageText(cmd);
+        const text = withSender(cmd);
         if (!this.deps.config.session.interactive) {
           this.system('This session is not interactive (INTERACTIVE is not true): message ignored', 'warn');
           return;
@@ -359,6 +413,18 @@ export class SessionRunner {
     this.deps.socket.send(frame);
     if (level === 'warn' || level === 'error') this.log[level](message);
   }
+}
+
+/**
+ * A message from another session starts with who sent it, so the agent knows whom it answers
+ * (and can reply with send_message); a user's message is passed as it is.
+ */
+function withSender(cmd: Extract<BackendCommand, { type: 'user_message' | 'user.message' }>): string {
+  const text = userMessageText(cmd);
+  const from = cmd.payload.from;
+  if (!from?.session) return text;
+  const agent = from.agent && from.agent !== MAIN_AGENT ? ` (its agent ${from.agent})` : '';
+  return `Message from session ${from.session}${agent}:\n\n${text}`;
 }
 
 function summaryForStatus(r: ResultSummary): StatusUpdate {

@@ -12,17 +12,29 @@
  *   arrives again whole in the following agent.message), then the oldest frames; the count of
  *   dropped frames is reported on the socket once it is back.
  * - Reconnects use capped exponential backoff with jitter; a keepalive ping detects dead peers.
+ * - Commands the other way: the upgrade announces `command-acks`; a command that carries a
+ *   `deliveryId` is acked once taken (`command.ack`) and a repeat of it (resent after a
+ *   reconnect or a restart of the backend) is acked again but not acted on: exactly once.
  */
 import WebSocket from 'ws';
 import type { Logger } from '../observability/logger.js';
 import type { Redactor } from '../observability/redact.js';
-import { parseCommand, type BackendCommand } from '../protocol/commands.js';
+import {
+  CAPABILITY_COMMAND_ACKS,
+  COMMAND_ACK,
+  deliveryIdOf,
+  parseCommand,
+  RUNNER_CAPABILITIES_HEADER,
+  type BackendCommand,
+} from '../protocol/commands.js';
 import type { FrameDraft } from '../protocol/frames.js';
 
 export const NOACK_RETENTION_MS = 5_000;
 const HIGH_WATER_BYTES = 1 << 20;
 const KEEPALIVE_MS = 20_000;
 const INITIAL_BACKOFF_MS = 200;
+/** Delivery ids remembered to drop repeats (far more than a run receives). */
+const MAX_REMEMBERED_DELIVERIES = 10_000;
 
 interface Entry {
   seq: number;
@@ -67,6 +79,10 @@ export class RunnerSocket {
   private closing = false;
   private connectedOnce = false;
   private readonly flushers = new Set<Flusher>();
+  /** Waiting for the socket to open (whenOpen). */
+  private readonly openWaiters = new Set<(open: boolean) => void>();
+  /** Delivery ids of the commands already taken, oldest first. */
+  private readonly delivered = new Set<number>();
   private readonly log: Logger;
 
   constructor(private readonly opts: RunnerSocketOptions) {
@@ -80,6 +96,21 @@ export class RunnerSocket {
 
   get connected(): boolean {
     return this.open;
+  }
+
+  /** Resolves true once the socket is open (at once if it is), false after `timeoutMs` or on close. */
+  whenOpen(timeoutMs: number): Promise<boolean> {
+    if (this.open) return Promise.resolve(true);
+    if (this.closing) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (open: boolean) => {
+        clearTimeout(timer);
+        this.openWaiters.delete(done);
+        resolve(open);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.openWaiters.add(done);
+    });
   }
 
   get pendingFrames(): number {
@@ -139,6 +170,7 @@ export class RunnerSocket {
       f.resolve(this.isFlushed());
     }
     this.flushers.clear();
+    for (const w of [...this.openWaiters]) w(false);
     const ws = this.ws;
     this.ws = null;
     this.open = false;
@@ -164,7 +196,7 @@ export class RunnerSocket {
 
   private connect(): void {
     if (this.closing) return;
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { [RUNNER_CAPABILITIES_HEADER]: CAPABILITY_COMMAND_ACKS };
     if (this.opts.botToken) headers.authorization = `Bearer ${this.opts.botToken}`;
     const ws = new WebSocket(this.opts.url, { headers, handshakeTimeout: 10_000, perMessageDeflate: false });
     this.ws = ws;
@@ -216,6 +248,7 @@ export class RunnerSocket {
     } else {
       this.pump();
     }
+    for (const w of [...this.openWaiters]) w(true);
   }
 
   private onClose(ws: WebSocket): void {
@@ -273,7 +306,24 @@ export class RunnerSocket {
       this.ws?.send(JSON.stringify({ type: 'pong', timestamp: new Date().toISOString(), payload: {} }));
       return;
     }
-    this.opts.onCommand(cmd);
+    const id = deliveryIdOf(JSON.parse(raw));
+    if (id === undefined) return this.opts.onCommand(cmd);
+    if (this.delivered.has(id)) {
+      this.log.debug(`command ${id} was delivered before: acked again, not repeated`);
+    } else {
+      this.remember(id);
+      this.opts.onCommand(cmd);
+    }
+    // Acked only once taken: if this connection dies first, the backend sends it again.
+    this.ws?.send(JSON.stringify({ type: COMMAND_ACK, timestamp: new Date().toISOString(), payload: { id } }));
+  }
+
+  private remember(id: number): void {
+    this.delivered.add(id);
+    if (this.delivered.size > MAX_REMEMBERED_DELIVERIES) {
+      const oldest = this.delivered.values().next().value;
+      if (oldest !== undefined) this.delivered.delete(oldest);
+    }
   }
 
   private onAck(seq: number): void {

@@ -230,20 +230,22 @@ describe('api: the session resource', () => {
     assert.equal((await serve.api('PATCH', `${S}/${a.name}`, { metadata: { labels: { x: 'y' } } }, a.botToken)).status, 403);
     assert.equal((await serve.api('DELETE', `${S}/${a.name}`, undefined, a.botToken)).status, 403);
     assert.equal((await serve.api('POST', `${S}/${a.name}/stop`, undefined, a.botToken)).status, 403);
-    assert.equal((await serve.api('GET', S, undefined, a.botToken)).status, 403);
-    assert.equal((await serve.api('POST', S, { prompt: 'x' }, a.botToken)).status, 403);
-    assert.equal((await serve.api('GET', `/projects/${PROJECT}/sessions/${a.name}/messages`, undefined, a.botToken)).status, 403);
+    // the project scope (docs/agents.md): its own project's sessions and histories, no other project
+    assert.equal((await serve.api('GET', S, undefined, a.botToken)).status, 200);
+    assert.equal((await serve.api('GET', `/projects/${PROJECT}/sessions/${a.name}/messages`, undefined, a.botToken)).status, 200);
+    assert.equal((await serve.api('GET', `${S}/${b.name}`, undefined, a.botToken)).status, 200);
+    assert.equal((await serve.api('GET', '/projects/elsewhere/agentic-sessions', undefined, a.botToken)).status, 403);
+    assert.equal((await serve.api('POST', '/projects/elsewhere/agentic-sessions', { prompt: 'x' }, a.botToken)).status, 403);
     const git = await serve.api('POST', `${S}/${a.name}/github/token`, undefined, a.botToken);
     assert.equal(git.status, 404);
     assert.match((git.json as { error: string }).error, /GITHUB_TOKEN/);
-    // another session: 403, whatever the endpoint
+    // another session: 403, whatever its own endpoint
     for (const [method, p] of [
-      ['GET', `${S}/${b.name}`],
       ['PUT', `${S}/${b.name}/status`],
       ['PATCH', `${S}/${b.name}`],
       ['POST', `${S}/${b.name}/github/token`],
     ] as const) {
-      const res = await serve.api(method, p, method === 'GET' ? undefined : { metadata: {} }, a.botToken);
+      const res = await serve.api(method, p, { metadata: {} }, a.botToken);
       assert.equal(res.status, 403, `${method} ${p}`);
       assert.match((res.json as { error: string }).error, new RegExp(`belongs to session ${a.name}`));
     }

@@ -38,7 +38,7 @@ const NAMED: [string, z.ZodType][] = [
 const ERROR_TEXT: Record<number, string> = {
   400: 'Invalid request: `error` names each invalid field, `fields` lists them',
   401: 'Missing or invalid token',
-  403: 'The token may not do this (a runner token outside its own session)',
+  403: 'The token may not do this (a runner token outside its own session or project, or a bound on sessions creating sessions)',
   404: 'No such project, session or endpoint',
   413: 'The body is larger than the limit (1 MiB by default)',
   415: 'The body is not JSON',

@@ -8,13 +8,27 @@ import type { z } from 'zod';
 import { RequestError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { NAME_PATTERN } from '../../protocol/api.js';
-import { requireSessionAccess, type Auth, type Principal } from '../auth.js';
+import { requireProjectAccess, requireSessionAccess, type Auth, type Principal } from '../auth.js';
 import { parseOr400 } from '../validation.js';
 import { errorReply, HttpError, readJsonBody, send, type Reply } from './http.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-/** `public`: no token; `user`: the user token only; otherwise a session action a runner token may do on its own session. */
-export type Access = 'public' | 'user' | 'read' | 'status' | 'annotate' | 'git-token' | 'manage';
+/**
+ * `public`: no token; `user`: the user token only; `project*`: the user token, or a runner token
+ * of a session in the same project (list/create, read, send messages: docs/agents.md);
+ * otherwise a session action a runner token may do on its own session.
+ */
+export type Access =
+  | 'public'
+  | 'user'
+  | 'project'
+  | 'project-read'
+  | 'project-message'
+  | 'read'
+  | 'status'
+  | 'annotate'
+  | 'git-token'
+  | 'manage';
 
 export interface RouteContext<B = unknown, Q = unknown> {
   req: IncomingMessage;
@@ -57,6 +71,8 @@ export interface RouterOptions {
   maxBodyBytes: number;
   /** The `parent_session_id` of a session (a runner token may read its parent). */
   parentOf: (session: string) => string | undefined;
+  /** The project of a session (a runner token reaches its own project's sessions). */
+  projectOf: (session: string) => string | undefined;
 }
 
 export class Router {
@@ -112,6 +128,9 @@ export class Router {
       principal = this.o.auth.require(req, url, false);
       if (route.access === 'user') {
         if (principal.kind !== 'user') throw new RequestError(403, 'a runner token cannot do this: use the user token');
+      } else if (route.access === 'project' || route.access === 'project-read' || route.access === 'project-message') {
+        const runnerProject = principal.kind === 'runner' ? this.o.projectOf(principal.session) : undefined;
+        requireProjectAccess(principal, params.project, runnerProject);
       } else {
         const runnerParent = principal.kind === 'runner' ? this.o.parentOf(principal.session) : undefined;
         requireSessionAccess(principal, params.name, route.access, runnerParent);

@@ -53,26 +53,32 @@ export function buildRoutes(service: SessionService, info: { version: string; op
       method: 'GET',
       path: SESSIONS,
       operationId: 'listSessions',
-      summary: 'List the sessions of a project, oldest first',
-      access: 'user',
+      summary: 'List the sessions of a project, oldest first (a runner token: its own project)',
+      access: 'project',
       query: ListQuery,
       responses: { 200: { description: 'The sessions', schema: SessionList } },
-      handler: (ctx: RouteContext<unknown, z.infer<typeof ListQuery>>) => ({
-        status: 200,
-        json: {
-          items: service.list(ctx.params.project, {
-            ...(ctx.query.phase ? { phase: ctx.query.phase } : {}),
-            ...(ctx.query.labelSelector ? { labels: parseSelector(ctx.query.labelSelector) } : {}),
-          }),
-        },
-      }),
+      handler: (ctx: RouteContext<unknown, z.infer<typeof ListQuery>>) => {
+        const page = service.page(ctx.params.project, {
+          ...(ctx.query.phase ? { phase: ctx.query.phase } : {}),
+          ...(ctx.query.labelSelector ? { labels: parseSelector(ctx.query.labelSelector) } : {}),
+          ...(ctx.query.limit !== undefined ? { limit: ctx.query.limit } : {}),
+          ...(ctx.query.continue ? { after: ctx.query.continue } : {}),
+        });
+        const paged = ctx.query.limit !== undefined || ctx.query.continue !== undefined;
+        return {
+          status: 200,
+          json: { items: page.items, ...(paged ? { metadata: page.continue ? { continue: page.continue } : {} } : {}) },
+        };
+      },
     },
     {
       method: 'POST',
       path: SESSIONS,
       operationId: 'createSession',
       summary: 'Create a session; its first run is queued at once (phase Pending)',
-      access: 'user',
+      description:
+        'A runner token may create sessions in its own project: the child is annotated `ambient-code.io/parent-session`, takes over the user context, and counts against the bounds on children per session and on depth (403 naming the bound).',
+      access: 'project',
       body: CreateSessionRequest,
       bodyRequired: true,
       responses: {
@@ -80,7 +86,7 @@ export function buildRoutes(service: SessionService, info: { version: string; op
         409: { description: 'The parent session is still running' },
       },
       handler: (ctx: RouteContext<z.infer<typeof CreateSessionRequest>>) => {
-        const session = service.create(ctx.params.project, ctx.body);
+        const session = service.create(ctx.params.project, ctx.body, ctx.principal);
         return {
           status: 201,
           json: session,
@@ -92,8 +98,8 @@ export function buildRoutes(service: SessionService, info: { version: string; op
       method: 'GET',
       path: SESSION,
       operationId: 'getSession',
-      summary: 'One session (a runner token may read its own session and, for a continuation, its parent)',
-      access: 'read',
+      summary: 'One session (a runner token: any session of its own project)',
+      access: 'project-read',
       responses: { 200: { description: 'The session', schema: SessionResource } },
       handler: (ctx) => ({ status: 200, json: service.get(ctx.params.project, ctx.params.name) }),
     },
@@ -195,13 +201,13 @@ export function buildRoutes(service: SessionService, info: { version: string; op
       method: 'GET',
       path: MESSAGES,
       operationId: 'getHistory',
-      summary: 'The history: runner frames, user messages and phase changes, by position (`seq`)',
-      access: 'manage',
+      summary: 'The history: runner frames, user messages and phase changes, by position (`seq`); a runner token: its own project',
+      access: 'project-read',
       query: HistoryQuery,
       responses: { 200: { description: 'One page of history after `after_seq`', schema: HistoryResponse } },
       handler: (ctx: RouteContext<unknown, z.infer<typeof HistoryQuery>>) => ({
         status: 200,
-        json: service.history(ctx.params.project, ctx.params.name, ctx.query.after_seq, ctx.query.limit),
+        json: service.history(ctx.params.project, ctx.params.name, ctx.query.after_seq, ctx.query.limit, ctx.query.tail),
       }),
     },
     {
@@ -209,16 +215,18 @@ export function buildRoutes(service: SessionService, info: { version: string; op
       path: MESSAGES,
       operationId: 'sendMessage',
       summary: 'Send a command to the runner (default type `user_message`); queued until it connects, delivered once',
-      access: 'manage',
+      description:
+        'A runner token may send user messages to the interactive sessions of its own project; the sender (`from: {session, agent}`) is its session, and both histories record the message.',
+      access: 'project-message',
       body: SendMessageRequest,
       bodyRequired: true,
       responses: {
         202: { description: 'Accepted', schema: SendMessageResponse },
-        409: { description: 'The session has ended: start it again first' },
+        409: { description: 'The session has ended (start it again first), or is not interactive (from a runner token)' },
       },
       handler: (ctx: RouteContext<Record<string, unknown>>) => ({
         status: 202,
-        json: service.sendMessage(ctx.params.project, ctx.params.name, ctx.body),
+        json: service.sendMessage(ctx.params.project, ctx.params.name, ctx.body, ctx.principal),
       }),
     },
     {

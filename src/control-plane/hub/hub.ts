@@ -13,7 +13,12 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { describeError, RequestError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Redactor } from '../../observability/redact.js';
-import { parseCommand, type BackendCommand } from '../../protocol/commands.js';
+import {
+  CAPABILITY_COMMAND_ACKS,
+  parseCommand,
+  RUNNER_CAPABILITIES_HEADER,
+  type BackendCommand,
+} from '../../protocol/commands.js';
 import { NAME_PATTERN } from '../../protocol/api.js';
 import { requireSessionAccess, type Auth } from '../auth.js';
 import type { Store } from '../store/index.js';
@@ -99,7 +104,7 @@ export class Hub {
         throw new RequestError(403, 'this runner token belongs to an earlier run');
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         this.track(ws);
-        if (principal.kind === 'runner') this.attachRunner(ws, name, principal.run);
+        if (principal.kind === 'runner') this.attachRunner(ws, name, principal.run, announcesCommandAcks(req));
         else this.attachWatcher(ws, name, afterSeq);
       });
     } catch (e) {
@@ -116,22 +121,38 @@ export class Hub {
     return this.runners.get(session)?.open ?? false;
   }
 
-  /** Sends the session's queued commands to its runner, if connected; each exactly once. */
+  /**
+   * Sends the run's queued commands to its runner, if connected. A runner that acks commands gets
+   * each with its `deliveryId` and it stays queued until acked, so a reconnect or a restart of
+   * serve sends it again and the runner drops the repeat: exactly once. A runner without acks
+   * gets each once written to its socket (at most once: a connection lost mid-way can lose it).
+   */
   deliverQueued(session: string): void {
     const link = this.runners.get(session);
     if (!link?.open) return;
-    for (const m of this.opts.store.messages.queued(session)) {
+    for (const m of this.opts.store.messages.queued(session, link.run)) {
       if (link.inFlight.has(m.id)) continue;
       link.inFlight.add(m.id);
+      if (link.commandAcks) {
+        const json = JSON.stringify({ ...(JSON.parse(m.command) as object), deliveryId: m.id });
+        link.send(json, (err) => {
+          if (err) link.inFlight.delete(m.id); // stays queued: sent again on the next connection
+        });
+        continue;
+      }
       link.send(m.command, (err) => {
         link.inFlight.delete(m.id);
         if (err) return; // stays queued: delivered on the next connection
-        try {
-          this.opts.store.messages.markDelivered(m.id);
-        } catch {
-          /* the session was deleted meanwhile */
-        }
+        this.markDelivered(session, m.id);
       });
+    }
+  }
+
+  private markDelivered(session: string, id: number): void {
+    try {
+      this.opts.store.messages.markDelivered(id, session);
+    } catch {
+      /* the session was deleted meanwhile */
     }
   }
 
@@ -166,11 +187,15 @@ export class Hub {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
-  private attachRunner(ws: WebSocket, session: string, run: number): void {
+  private attachRunner(ws: WebSocket, session: string, run: number, commandAcks: boolean): void {
     const previous = this.runners.get(session);
     if (previous) previous.close(CLOSE_REPLACED, 'replaced by a newer connection');
     const lastSeq = this.opts.store.frames.lastRunSeq(session, run);
-    const link = new RunnerLink(ws, session, run, this.opts.history, this.opts.redactor, this.opts.logger, lastSeq);
+    const link = new RunnerLink(ws, session, run, this.opts.history, this.opts.redactor, this.opts.logger, lastSeq, commandAcks);
+    link.onCommandAck = (id) => {
+      link.inFlight.delete(id);
+      this.markDelivered(session, id);
+    };
     this.runners.set(session, link);
     this.opts.logger.info('runner connected', { session, run, resumeAfter: lastSeq });
     ws.on('message', (data: RawData, isBinary: boolean) => {
@@ -247,6 +272,13 @@ export class Hub {
       ws.ping();
     }
   }
+}
+
+/** Whether the upgrading runner said it acks commands (`x-runner-capabilities: command-acks`). */
+function announcesCommandAcks(req: IncomingMessage): boolean {
+  const h = req.headers[RUNNER_CAPABILITIES_HEADER];
+  const values = (Array.isArray(h) ? h.join(',') : (h ?? '')).split(',').map((v) => v.trim().toLowerCase());
+  return values.includes(CAPABILITY_COMMAND_ACKS);
 }
 
 function rawText(data: RawData): string {

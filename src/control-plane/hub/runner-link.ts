@@ -6,10 +6,14 @@
  * Acks (extension, src/protocol/commands.ts): on connect the link sends `ack` with the last seq
  * persisted for this run (0 if none), so a reconnecting runner resends only what came after;
  * after persisting it acks again at most every ACK_DELAY_MS or every ACK_EVERY frames.
+ *
+ * The other way, a runner that announced `command-acks` confirms each command it has taken
+ * (`command.ack {id}`, a control frame like `pong`); the hub then marks it delivered.
  */
 import type { WebSocket } from 'ws';
 import type { Logger } from '../../observability/logger.js';
 import type { Redactor } from '../../observability/redact.js';
+import { COMMAND_ACK } from '../../protocol/commands.js';
 import { RunnerFrame } from '../../protocol/frames.js';
 import type { HistoryLog } from './history.js';
 
@@ -25,8 +29,10 @@ export class RunnerLink {
   private unacked = 0;
   private ackTimer: NodeJS.Timeout | undefined;
   private invalid = 0;
-  /** Outbox ids sent on this link and not yet confirmed written. */
+  /** Outbox ids sent on this link and not yet confirmed (written, or acked by the runner). */
   readonly inFlight = new Set<number>();
+  /** Called with the outbox id of each command the runner confirms (`command.ack`). */
+  onCommandAck: (id: number) => void = () => undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -36,6 +42,8 @@ export class RunnerLink {
     private readonly redactor: Redactor,
     private readonly logger: Logger,
     lastPersistedSeq: number,
+    /** The runner confirms the commands it takes (it sent `x-runner-capabilities: command-acks`). */
+    readonly commandAcks = false,
   ) {
     this.lastSeq = lastPersistedSeq;
   }
@@ -59,6 +67,11 @@ export class RunnerLink {
     if (typeof data !== 'object' || data === null || Array.isArray(data)) return this.reject('frame is not a JSON object');
     const obj = data as Record<string, unknown>;
     if (obj.type === 'pong' || obj.type === 'ping') return; // liveness only: never persisted
+    if (obj.type === COMMAND_ACK) {
+      const id = (obj.payload as { id?: unknown } | undefined)?.id;
+      if (typeof id === 'number' && Number.isSafeInteger(id)) this.onCommandAck(id);
+      return;
+    }
     const parsed = RunnerFrame.safeParse(obj);
     if (!parsed.success) {
       const detail = parsed.error.issues.map((i) => `${i.path.join('.') || '(frame)'}: ${i.message}`).join('; ');

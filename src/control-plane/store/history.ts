@@ -25,6 +25,7 @@ export class FrameRepo {
   private readonly lastPosStmt;
   private readonly lastRunSeqStmt;
   private readonly readStmt;
+  private readonly tailStmt;
 
   constructor(db: Db) {
     this.insertStmt = db.prepare(
@@ -36,6 +37,9 @@ export class FrameRepo {
     );
     this.readStmt = db.prepare<[string, number, number], StoredFrame>(
       'SELECT pos, frame FROM frames WHERE session = ? AND pos > ? ORDER BY pos LIMIT ?',
+    );
+    this.tailStmt = db.prepare<[string, number, number], StoredFrame>(
+      'SELECT pos, frame FROM frames WHERE session = ? AND pos > ? ORDER BY pos DESC LIMIT ?',
     );
   }
 
@@ -54,6 +58,11 @@ export class FrameRepo {
   read(session: string, afterPos: number, limit: number): StoredFrame[] {
     return this.readStmt.all(session, afterPos, limit);
   }
+
+  /** The last `limit` entries after `afterPos`, in order. */
+  tail(session: string, afterPos: number, limit: number): StoredFrame[] {
+    return this.tailStmt.all(session, afterPos, limit).reverse();
+  }
 }
 
 export class MessageRepo {
@@ -66,10 +75,13 @@ export class MessageRepo {
     this.insertStmt = db.prepare(
       `INSERT INTO messages (session, run, type, command, state, created_at) VALUES (?, ?, ?, ?, 'queued', ?)`,
     );
-    this.queuedStmt = db.prepare<[string], QueuedMessage>(
-      `SELECT id, session, run, type, command FROM messages WHERE session = ? AND state = 'queued' ORDER BY id`,
+    this.queuedStmt = db.prepare<[string, number], QueuedMessage>(
+      `SELECT id, session, run, type, command FROM messages WHERE session = ? AND run = ? AND state = 'queued' ORDER BY id`,
     );
-    this.markStmt = db.prepare<[string, string, number]>('UPDATE messages SET state = ?, done_at = ? WHERE id = ?');
+    // Only a queued message of that session: a repeated or stray ack changes nothing.
+    this.markStmt = db.prepare<[string, string, number, string]>(
+      `UPDATE messages SET state = ?, done_at = ? WHERE id = ? AND session = ? AND state = 'queued'`,
+    );
     this.discardStmt = db.prepare<[string, string]>(
       `UPDATE messages SET state = 'discarded', done_at = ? WHERE session = ? AND state = 'queued'`,
     );
@@ -79,12 +91,13 @@ export class MessageRepo {
     return Number(this.insertStmt.run(session, run, type, command, new Date().toISOString()).lastInsertRowid);
   }
 
-  queued(session: string): QueuedMessage[] {
-    return this.queuedStmt.all(session);
+  /** What the session's run `run` has not received yet, oldest first. */
+  queued(session: string, run: number): QueuedMessage[] {
+    return this.queuedStmt.all(session, run);
   }
 
-  markDelivered(id: number): void {
-    this.markStmt.run('delivered', new Date().toISOString(), id);
+  markDelivered(id: number, session: string): void {
+    this.markStmt.run('delivered', new Date().toISOString(), id, session);
   }
 
   /** Drops what a finished run never received; returns how many. */

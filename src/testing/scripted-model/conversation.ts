@@ -24,6 +24,8 @@ export interface Conversation {
   /** Model calls already answered since the latest user text. */
   assistantRunsSinceUserText: number;
   lastToolResult: string;
+  /** Texts of the tool results since the latest user text (this turn's), in order. */
+  turnToolResults: string[];
   /** The `[[scenario:NAME]]` marker, the latest one if there are several. */
   marker: string | undefined;
 }
@@ -72,15 +74,20 @@ export function analyzeConversation(messages: readonly ApiMessage[]): Conversati
   const userTextIndexes: number[] = [];
   const texts: string[] = [];
   let lastToolResult = '';
+  let turnToolResults: string[] = [];
   messages.forEach((m, i) => {
     const text = userText(m);
     if (text !== undefined) {
       userTextIndexes.push(i);
       texts.push(text);
+      turnToolResults = [];
     }
     if (m.role === 'user') {
       for (const b of blocks(m))
-        if (b.type === 'tool_result') lastToolResult = toolResultText(b.content);
+        if (b.type === 'tool_result') {
+          lastToolResult = toolResultText(b.content);
+          turnToolResults.push(lastToolResult);
+        }
     }
   });
   const latest = userTextIndexes.at(-1) ?? -1;
@@ -106,6 +113,7 @@ export function analyzeConversation(messages: readonly ApiMessage[]): Conversati
     firstUserText: texts[0] ?? '',
     assistantRunsSinceUserText: runs,
     lastToolResult,
+    turnToolResults,
     marker,
   };
 }

@@ -94,6 +94,7 @@ export async function answerMessages(
     {
       cwd: findCwd(body),
       lastToolResult: convo.lastToolResult,
+      toolResults: convo.turnToolResults,
       userText: stripMarkers(convo.latestUserText),
       turn,
       step,
