@@ -69,7 +69,10 @@ export class ClaudeSession {
       permissionMode: 'acceptEdits',
       allowedTools: [...BASE_ALLOWED_TOOLS, ...prepared.extraAllowedTools, ...(platformServers?.allowedTools ?? [])],
       includePartialMessages: true,
-      systemPrompt: { type: 'preset', preset: 'claude_code', append: prepared.systemPromptAppend },
+      // Not snapshotted: by default the CLI records the first system prompt and replays it on
+      // every resume, so a workflow switched in mid-session (a new CLI process resuming the same
+      // conversation) would keep the old workflow's prompt and directories.
+      systemPrompt: { type: 'preset', preset: 'claude_code', append: prepared.systemPromptAppend, snapshot: false },
       // Project settings bring a repo's or workflow's .claude/ agents and commands.
       settingSources: ['project'],
       mcpServers: { ...prepared.mcpServers, ...platformServers?.servers },

@@ -65,7 +65,20 @@ export function modelCalls(h: Harness, from = 0) {
 
 /** The ` - Primary working directory:` the CLI told the model (from its environment block). */
 export function primaryCwdOf(body: unknown): string | undefined {
-  return /Primary working directory: ([^\n"\\]+)/.exec(JSON.stringify(body))?.[1];
+  return /^Primary working directory: ([^\n"\\]+?)(?: \(was [^)]*\))?(?:\\n|$)/.exec(environmentOf(body))?.[1];
+}
+
+/**
+ * The environment the CLI last told the model about (working directory, additional ones). The CLI
+ * sends it as a message; after a resume in other directories it adds a newer one
+ * ("Primary working directory: B (was A)"), so the last one counts.
+ */
+function environmentOf(body: unknown): string {
+  const text = JSON.stringify(body);
+  const at = text.lastIndexOf('Primary working directory: ');
+  if (at < 0) return '';
+  const end = text.indexOf(' - Platform:', at);
+  return text.slice(at, end < 0 ? undefined : end);
 }
 
 /** The `system` field of a recorded model request, as one text. */

@@ -134,8 +134,10 @@ export function findCwd(body: { system?: unknown; messages?: unknown }): string 
   if (Array.isArray(body.messages)) {
     for (const m of body.messages as ApiMessage[]) if (m?.role === 'system') collect(m.content);
   }
-  for (const text of texts) {
-    const match = /Primary working directory: *([^\n]+)/.exec(text);
+  // The last one counts: after a resume in another directory the CLI adds a newer environment
+  // message, "Primary working directory: B (was A)".
+  for (const text of texts.reverse()) {
+    const match = /Primary working directory: *([^\n]+?)(?: \(was [^)\n]*\))?\s*(?:\n|$)/.exec(text);
     if (match?.[1]) return match[1].trim();
   }
   return '';
