@@ -168,6 +168,7 @@ describe('Langfuse tracer', () => {
       );
       assert.match(r.contentType, /application\/json/);
       assert.equal(r.headers['x-langfuse-sdk-name'], 'javascript');
+      assert.equal(r.headers['x-langfuse-ingestion-version'], '4', 'the real-time ingestion path');
     }
   });
 

@@ -164,6 +164,9 @@ class LangfuseRunTracer implements Tracer {
       flushInterval: NO_TIMED_EXPORT_SECONDS,
       timeout: Math.max(0.1, lf.flushTimeoutMs / 1000),
       mediaUploadEnabled: false,
+      // Langfuse's real-time ingestion path (v4): without this header a current Langfuse may
+      // delay the spans by minutes on its v2 read API. Our span format is the SDK's own (v5).
+      additionalHeaders: { 'x-langfuse-ingestion-version': '4' },
       environment: 'default',
       release: `claude-code-runner@${runnerVersion()}`,
       // The tracer's provider carries nothing but our observations.
