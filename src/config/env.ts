@@ -7,6 +7,28 @@ import { z } from 'zod';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
+/**
+ * The process basics and network settings (locale, temp dir, proxies, CA files) that child
+ * processes get as they are: the runner passes them to the CLI, serve to the runners it starts.
+ */
+export const PROCESS_BASICS_ENV: readonly string[] = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LANG',
+  'LC_ALL',
+  'TZ',
+  'TMPDIR',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'NODE_EXTRA_CA_CERTS',
+  'SSL_CERT_FILE',
+];
+
 export class EnvReader {
   readonly problems: string[] = [];
   readonly warnings: string[] = [];

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
-import { EnvReader, sanitizeId, sanitizeText, type Env } from './env.js';
+import { EnvReader, PROCESS_BASICS_ENV, sanitizeId, sanitizeText, type Env } from './env.js';
 import { toVertexModelId } from './models.js';
 import { parseRepos, type RepoSpec } from './repos.js';
 import { parseAgentsJson } from './agents.js';
@@ -119,21 +119,7 @@ export interface RunnerConfig {
 
 /** Variables handed to the CLI as they are: the process basics and network settings. */
 const PASSTHROUGH = [
-  'PATH',
-  'HOME',
-  'USER',
-  'LANG',
-  'LC_ALL',
-  'TZ',
-  'TMPDIR',
-  'HTTP_PROXY',
-  'HTTPS_PROXY',
-  'NO_PROXY',
-  'http_proxy',
-  'https_proxy',
-  'no_proxy',
-  'NODE_EXTRA_CA_CERTS',
-  'SSL_CERT_FILE',
+  ...PROCESS_BASICS_ENV,
   'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC',
   'CLAUDE_CODE_TMPDIR',
   'CLAUDE_CODE_OVERLOADED_RETRY_BASE_DELAY_MS',

@@ -9,7 +9,7 @@
  */
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
-import { EnvReader, type Env } from './env.js';
+import { EnvReader, PROCESS_BASICS_ENV, type Env } from './env.js';
 import type { LogLevel } from '../observability/logger.js';
 
 export interface ServeLimits {
@@ -99,21 +99,7 @@ const INHERITED_EXACT = [
   'LOG_LEVEL',
   'GIT_USER_NAME',
   'GIT_USER_EMAIL',
-  'PATH',
-  'HOME',
-  'USER',
-  'LANG',
-  'LC_ALL',
-  'TZ',
-  'TMPDIR',
-  'HTTP_PROXY',
-  'HTTPS_PROXY',
-  'NO_PROXY',
-  'http_proxy',
-  'https_proxy',
-  'no_proxy',
-  'NODE_EXTRA_CA_CERTS',
-  'SSL_CERT_FILE',
+  ...PROCESS_BASICS_ENV,
 ];
 const INHERITED_PREFIXES = ['VERTEX_', 'CLAUDE_CODE_', 'LANGFUSE_', 'RUNNER_'];
 /** Inherited variables whose values are credentials. */

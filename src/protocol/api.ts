@@ -6,9 +6,8 @@
  */
 import { z } from 'zod';
 import { checkRepoName, checkRepoUrl } from '../config/repos.js';
-import { PHASES } from './status.js';
+import { PHASES, resultSummaryFields } from './status.js';
 import { StatusUpdate } from './status.js';
-import { UsageSchema } from './frames.js';
 import { AgentSpecList } from './agents.js';
 
 export const API_VERSION = 'vteam.ambient-code/v1alpha1';
@@ -198,15 +197,7 @@ export const SessionStatus = z
     completionTime: z.string().optional(),
     run: z.number().int().meta({ description: 'Extension: the number of the current run (1 for the first, +1 per /start).' }),
     exitCode: z.number().int().nullable().optional().meta({ description: 'Extension: the runner process exit code, when it has exited.' }),
-    subtype: z.string().optional(),
-    duration_ms: z.number().optional(),
-    duration_api_ms: z.number().optional(),
-    is_error: z.boolean().optional(),
-    num_turns: z.number().optional(),
-    session_id: z.string().optional(),
-    total_cost_usd: z.number().optional(),
-    usage: UsageSchema.nullable().optional(),
-    result: z.string().nullable().optional(),
+    ...resultSummaryFields,
   })
   .meta({ description: 'What the control plane and the runner report about the current run.' });
 export type SessionStatus = z.infer<typeof SessionStatus>;

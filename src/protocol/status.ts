@@ -25,10 +25,8 @@ export const STATUS_FIELDS = [
   'result',
 ] as const;
 
-export const StatusUpdate = z.object({
-  phase: Phase.optional(),
-  completionTime: z.string().optional(),
-  message: z.string().optional(),
+/** The CLI's result summary, as the runner reports it and the session status shows it. */
+export const resultSummaryFields = {
   subtype: z.string().optional(),
   duration_ms: z.number().optional(),
   duration_api_ms: z.number().optional(),
@@ -38,6 +36,13 @@ export const StatusUpdate = z.object({
   total_cost_usd: z.number().optional(),
   usage: UsageSchema.nullable().optional(),
   result: z.string().nullable().optional(),
+};
+
+export const StatusUpdate = z.object({
+  phase: Phase.optional(),
+  completionTime: z.string().optional(),
+  message: z.string().optional(),
+  ...resultSummaryFields,
 });
 export type StatusUpdate = z.infer<typeof StatusUpdate>;
 

@@ -115,6 +115,7 @@ describe('exactly-once delivery to the runner', () => {
     );
 
     // serve dies before the ack arrives; the next serve has it queued still.
+    await s.killServe();
     await s.restartServe();
     r = playRunner(s, name, token, true);
     await r.opened;

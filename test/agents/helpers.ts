@@ -4,17 +4,20 @@
  * contract fake runner for control-plane-only tests; and readers of histories.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { runnerProcesses, startServe, type ServeHandle } from '../../src/control-plane/testing.js';
+import { PROJECT, waitFor, type Entry } from '../control-plane/helpers.js';
 import {
-  startScriptedModelServer,
-  type Scenario,
-  type ScriptedModelServer,
-} from '../../src/testing/scripted-model/index.js';
-import { fakeRunner, history, PROJECT, waitFor, type Entry } from '../control-plane/helpers.js';
+  eventOf,
+  isResult,
+  isToolCall,
+  isToolResult,
+  startE2e,
+  waitForEntry as waitForHistoryEntry,
+  type E2e,
+  type E2eOptions,
+} from '../control-plane-e2e/helpers.js';
 
 export {
   createSession,
@@ -27,99 +30,15 @@ export {
   type SessionJson,
 } from '../control-plane/helpers.js';
 
-export const API_KEY = 'sk-ant-api03-agents-e2e-dummy-key-0123456789abcdef';
 export const OTHER_PROJECT = 'other';
 export const SESSIONS = `/projects/${PROJECT}/agentic-sessions`;
 
-export interface Setup {
-  model: ScriptedModelServer;
-  readonly serve: ServeHandle;
-  dataDir: string;
-  root: string;
-  /** SIGKILL of serve alone (runners go on), then a new serve on the same port and data dir. */
-  restartServe(): Promise<ServeHandle>;
-  /** Stops serve (and its runners), proves none is left, removes the temp dirs. */
-  close(): Promise<void>;
-}
+/** A real `serve` (see startE2e); `restartServe()` after `killServe()` brings it back. */
+export type Setup = E2e;
 
-export interface SetupOptions {
-  scenarios?: Scenario[];
-  maxConcurrent?: number;
-  /** Serve's environment on top of the model settings (e.g. the bounds). */
-  env?: Record<string, string>;
-  /** The contract fake runner instead of the real one (no CLI, no model). */
-  fake?: boolean;
-}
-
-export async function setup(opts: SetupOptions = {}): Promise<Setup> {
-  const model = await startScriptedModelServer({ scenarios: opts.scenarios ?? [], quiet: true });
-  const root = mkdtempSync(path.join(tmpdir(), 'ccr-agents-'));
-  const dataDir = path.join(root, 'data');
-  for (const d of ['home', 'tmp']) mkdirSync(path.join(root, d));
-  const env = {
-    ANTHROPIC_BASE_URL: model.url,
-    ANTHROPIC_API_KEY: API_KEY,
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-    CLAUDE_CODE_MAX_RETRIES: '1',
-    // Runners inherit these: their own HOME and scratch dir, quick reconnects.
-    HOME: path.join(root, 'home'),
-    CLAUDE_CODE_TMPDIR: path.join(root, 'tmp'),
-    RUNNER_RECONNECT_MAX_DELAY_MS: '300',
-    LOG_LEVEL: 'info',
-    ...opts.env,
-  };
-  const launch = (port?: number, token?: string) =>
-    startServe({
-      dataDir,
-      env,
-      graceMs: 3000,
-      ...(opts.fake ? { runnerCommand: fakeRunner() } : {}),
-      ...(port !== undefined ? { port } : {}),
-      ...(token !== undefined ? { token } : {}),
-      ...(opts.maxConcurrent !== undefined ? { maxConcurrent: opts.maxConcurrent } : {}),
-    });
-  let serve: ServeHandle;
-  try {
-    serve = await launch();
-  } catch (e) {
-    await model.close();
-    rmSync(root, { recursive: true, force: true });
-    throw e;
-  }
-  return {
-    model,
-    get serve() {
-      return serve;
-    },
-    dataDir,
-    root,
-    restartServe: async () => {
-      await serve.kill();
-      serve = await launch(serve.port, serve.token);
-      return serve;
-    },
-    close: async () => {
-      try {
-        await serve.stop();
-        await waitFor(() => runnerProcesses(dataDir).length === 0, 'runners to go', 10_000).catch(
-          () => undefined,
-        );
-        assert.deepEqual(runnerProcesses(dataDir), [], 'no process left behind');
-      } finally {
-        for (const pid of runnerProcesses(dataDir)) kill(pid); // only after a failure: ours, by pid
-        await model.close();
-        rmSync(root, { recursive: true, force: true });
-      }
-    },
-  };
-}
-
-function kill(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    /* gone */
-  }
+/** As startE2e, except that the model has no scenarios unless given some. */
+export function setup(opts: E2eOptions = {}): Promise<Setup> {
+  return startE2e({ ...opts, scenarios: opts.scenarios ?? [] });
 }
 
 /** The BOT_TOKEN of a session run by the fake runner in `idle` mode (it writes its env). */
@@ -144,15 +63,7 @@ export function waitForEntry(
   what: string,
   timeoutMs = 60_000,
 ): Promise<Entry[]> {
-  return waitFor(
-    async () => {
-      const h = await history(s.serve, name);
-      return h.some(pred) ? h : undefined;
-    },
-    what,
-    timeoutMs,
-    100,
-  );
+  return waitForHistoryEntry(() => s.serve, name, pred, what, timeoutMs);
 }
 
 /** The states of the messages queued for a session, read from the store (oldest first). */
@@ -190,14 +101,10 @@ export interface ToolResultEntry {
 }
 
 export const toolCalls = (h: Entry[]): ToolCall[] =>
-  h
-    .filter((e) => e.type === 'agent.message' && typeof e.payload.tool === 'string')
-    .map((e) => e.payload as unknown as ToolCall);
+  h.filter(isToolCall).map((e) => e.payload as unknown as ToolCall);
 
 export const toolResults = (h: Entry[]): ToolResultEntry[] =>
-  h
-    .filter((e) => e.type === 'agent.message' && 'tool_result' in e.payload)
-    .map((e) => e.payload as unknown as ToolResultEntry);
+  h.filter(isToolResult).map((e) => e.payload as unknown as ToolResultEntry);
 
 /** A tool result's content as one text. */
 export function resultText(r: ToolResultEntry): string {
@@ -215,9 +122,6 @@ export function resultFor(h: Entry[], id: string): ToolResultEntry {
 }
 
 export const results = (h: Entry[]): { result: string; is_error: boolean }[] =>
-  h
-    .filter((e) => e.type === 'agent.message' && e.payload.type === 'result.message')
-    .map((e) => e.payload.payload as { result: string; is_error: boolean });
+  h.filter(isResult).map((e) => e.payload.payload as { result: string; is_error: boolean });
 
-export const events = (h: Entry[], event: string): Entry[] =>
-  h.filter((e) => e.type === 'system.message' && e.payload.event === event);
+export const events = (h: Entry[], event: string): Entry[] => h.filter((e) => eventOf(e) === event);

@@ -180,6 +180,7 @@ describe('messages between sessions', () => {
     assert.deepEqual(messageStates(s, dName), ['queued']);
 
     // The control plane dies and comes back; C's runner goes on and reconnects.
+    await s.killServe();
     await s.restartServe();
     assert.equal((await getSession(s.serve, dName)).status.phase, 'Pending');
     const end = await s.serve.api(

@@ -19,7 +19,7 @@ import {
   type Scenario,
   type ScriptedModelServer,
 } from '../../src/testing/scripted-model/index.js';
-import { history, waitFor, type Entry } from '../control-plane/helpers.js';
+import { fakeRunner, history, waitFor, type Entry } from '../control-plane/helpers.js';
 
 export {
   createSession,
@@ -108,8 +108,21 @@ export interface E2e {
   close(): Promise<void>;
 }
 
-export async function startE2e(opts: { maxConcurrent?: number } = {}): Promise<E2e> {
-  const model = await startScriptedModelServer({ scenarios: SCENARIOS, quiet: true });
+export interface E2eOptions {
+  maxConcurrent?: number;
+  /** The model's scenarios; default: this suite's SCENARIOS. */
+  scenarios?: Scenario[];
+  /** Serve's environment on top of the model settings (e.g. the bounds). */
+  env?: Record<string, string>;
+  /** The contract fake runner instead of the real one (no CLI, no model). */
+  fake?: boolean;
+}
+
+export async function startE2e(opts: E2eOptions = {}): Promise<E2e> {
+  const model = await startScriptedModelServer({
+    scenarios: opts.scenarios ?? SCENARIOS,
+    quiet: true,
+  });
   const root = mkdtempSync(path.join(tmpdir(), 'ccr-cp-e2e-'));
   const dataDir = path.join(root, 'data');
   for (const d of ['home', 'tmp']) mkdirSync(path.join(root, d));
@@ -123,12 +136,14 @@ export async function startE2e(opts: { maxConcurrent?: number } = {}): Promise<E
     CLAUDE_CODE_TMPDIR: path.join(root, 'tmp'),
     RUNNER_RECONNECT_MAX_DELAY_MS: '300',
     LOG_LEVEL: 'info',
+    ...opts.env,
   };
   const launch = (port?: number, token?: string) =>
     startServe({
       dataDir,
       env,
       graceMs: 3000,
+      ...(opts.fake ? { runnerCommand: fakeRunner() } : {}),
       ...(port !== undefined ? { port } : {}),
       ...(token !== undefined ? { token } : {}),
       ...(opts.maxConcurrent !== undefined ? { maxConcurrent: opts.maxConcurrent } : {}),

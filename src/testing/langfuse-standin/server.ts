@@ -3,15 +3,10 @@
 // auth checked), stores the spans, and answers Langfuse's public read endpoints in their
 // response shapes. It can be told to fail (500, 401) or to hang, for the failure tests.
 // What it proves and what only a real Langfuse proves: docs/langfuse.md.
-import {
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type ServerResponse,
-} from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { brotliDecompress, gunzip, inflate } from 'node:zlib';
+import { listenHttp } from '../http-server.js';
 import {
   buildObservations,
   buildTraces,
@@ -129,7 +124,6 @@ export async function startLangfuseStandin(
   let mode: StandinMode = opts.mode ?? 'normal';
   const requests: StandinRequest[] = [];
   let spans: OtlpSpan[] = [];
-  const sockets = new Set<Socket>();
   const hung = new Set<ServerResponse>();
 
   const observations = (): StandinObservation[] => buildObservations(spans, opts.prices);
@@ -345,26 +339,13 @@ export async function startLangfuseStandin(
     }
   }
 
-  const server = createServer((req, res) => void handle(req, res));
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+  const listening = await listenHttp((req, res) => void handle(req, res), {
+    port: opts.port,
+    host: opts.host,
   });
-  const host = opts.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const shownHost =
-    host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  let closing: Promise<void> | undefined;
 
   return {
-    url: `http://${shownHost}:${port}`,
+    url: listening.url,
     publicKey,
     secretKey,
     requests,
@@ -379,12 +360,6 @@ export async function startLangfuseStandin(
       spans = [];
       requests.length = 0;
     },
-    close: () => {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      });
-      return closing;
-    },
+    close: listening.close,
   };
 }

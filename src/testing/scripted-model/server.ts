@@ -1,7 +1,7 @@
 // The HTTP server: speaks enough of the Anthropic Messages API (and its Vertex AI paths) for the
 // real Claude Code CLI to run whole sessions offline, answering from scripted scenarios.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { listenHttp } from '../http-server.js';
 import { errorBody } from './errors.js';
 import { header, HttpError, readBody, sendJson } from './http.js';
 import { answerMessages } from './messages.js';
@@ -35,7 +35,6 @@ export async function startScriptedModelServer(
   const served: ServedResponse[] = [];
   const authorizations = new Set<string>();
   const lifetime = new AbortController();
-  const sockets = new Set<Socket>();
   let requestCounter = 0;
 
   const remember = <T>(list: T[], entry: T): void => {
@@ -108,39 +107,18 @@ export async function startScriptedModelServer(
     }
   }
 
-  const server = createServer((req, res) => void handle(req, res));
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+  const listening = await listenHttp((req, res) => void handle(req, res), {
+    port: opts.port,
+    host: opts.host,
+    beforeClose: () => lifetime.abort(),
   });
-  const host = opts.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  // A wildcard bind is still reached through loopback; IPv6 literals need brackets in URLs.
-  const shownHost =
-    host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  let closing: Promise<void> | undefined;
 
   return {
-    url: `http://${shownHost}:${port}`,
+    url: listening.url,
     requests,
     served,
     rawAuthorization: () => [...authorizations],
     addScenario: (s) => state.add(s, `addScenario(${s?.name})`),
-    close: () => {
-      closing ??= new Promise<void>((resolve) => {
-        lifetime.abort();
-        server.close(() => resolve());
-        // Keep-alive and mid-stream sockets would otherwise hold close() open.
-        for (const socket of sockets) socket.destroy();
-      });
-      return closing;
-    },
+    close: listening.close,
   };
 }
