@@ -11,7 +11,7 @@ type Main = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Main> }> = {
   run: {
-    summary: 'run one session from the environment (a pod\'s entrypoint)',
+    summary: "run one session from the environment (a pod's entrypoint)",
     load: async () => (await import('../runner/main.js')).main,
   },
   serve: {
@@ -23,7 +23,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Main> }> =
     load: async () => (await import('../client/main.js')).main,
   },
   demo: {
-    summary: 'the whole system on one machine (offline with the scripted model unless a key is set)',
+    summary:
+      'the whole system on one machine (offline with the scripted model unless a key is set)',
     load: async () => (await import('../demo/main.js')).main,
   },
   'scripted-model': {
@@ -39,7 +40,7 @@ export function usage(): string {
     '',
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     '',
-    'Run `claude-code-runner <command> --help` for a command\'s options.',
+    "Run `claude-code-runner <command> --help` for a command's options.",
   ].join('\n');
 }
 
@@ -76,7 +77,9 @@ if (isEntrypoint()) {
       setImmediate(() => process.exit(code));
     },
     (err: unknown) => {
-      process.stderr.write(`claude-code-runner: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(
+        `claude-code-runner: ${err instanceof Error ? err.message : String(err)}\n`,
+      );
       process.exitCode = 1;
     },
   );

@@ -123,7 +123,9 @@ export class ApiClient {
     try {
       text = await res.text();
     } catch (e) {
-      throw new ClientError(`the control plane at ${this.config.url} broke off its answer (${transportDetail(e)}): try again`);
+      throw new ClientError(
+        `the control plane at ${this.config.url} broke off its answer (${transportDetail(e)}): try again`,
+      );
     }
     if (res.ok) {
       if (opts.text) return text as T;
@@ -131,7 +133,9 @@ export class ApiClient {
       try {
         return JSON.parse(text) as T;
       } catch {
-        throw new ClientError(`the server at ${this.config.url} answered ${method} ${apiPath} with something that is not JSON: is it a claude-code-runner serve?`);
+        throw new ClientError(
+          `the server at ${this.config.url} answered ${method} ${apiPath} with something that is not JSON: is it a claude-code-runner serve?`,
+        );
       }
     }
     throw this.httpError(res.status, text, opts.session);
@@ -145,9 +149,14 @@ export class ApiClient {
     } catch {
       detail = body.trim().slice(0, 200);
     }
-    if (status === 401) return new ClientError(unauthorizedMessage(this.config, detail || undefined), 1, 401);
+    if (status === 401)
+      return new ClientError(unauthorizedMessage(this.config, detail || undefined), 1, 401);
     if (status === 403)
-      return new ClientError(`the control plane refused this (403${detail ? `: ${detail}` : ''}): use the user token that "serve" printed`, 1, 403);
+      return new ClientError(
+        `the control plane refused this (403${detail ? `: ${detail}` : ''}): use the user token that "serve" printed`,
+        1,
+        403,
+      );
     if (status === 404 && session)
       return new ClientError(
         `session ${session} not found in project ${this.config.project}: list the sessions with "claude-code-runner session list${this.config.project === 'default' ? '' : ` --project ${this.config.project}`}"`,
@@ -155,9 +164,18 @@ export class ApiClient {
         404,
       );
     if (status === 404 && !detail)
-      return new ClientError(`the server at ${this.config.url} has no such endpoint (404): is it a claude-code-runner serve?`, 1, 404);
-    if (status === 400) return new ClientError(detail || 'the control plane refused the request (400)', 2, 400);
-    return new ClientError(detail ? `${detail} (${status})` : `the control plane answered ${status}`, 1, status);
+      return new ClientError(
+        `the server at ${this.config.url} has no such endpoint (404): is it a claude-code-runner serve?`,
+        1,
+        404,
+      );
+    if (status === 400)
+      return new ClientError(detail || 'the control plane refused the request (400)', 2, 400);
+    return new ClientError(
+      detail ? `${detail} (${status})` : `the control plane answered ${status}`,
+      1,
+      status,
+    );
   }
 
   create(body: CreateBody): Promise<SessionResource> {
@@ -173,11 +191,17 @@ export class ApiClient {
   }
 
   stop(name: string): Promise<SessionResource> {
-    return this.request('POST', `${this.sessionPath(name)}/stop`, { session: name, timeoutMs: SLOW_TIMEOUT_MS });
+    return this.request('POST', `${this.sessionPath(name)}/stop`, {
+      session: name,
+      timeoutMs: SLOW_TIMEOUT_MS,
+    });
   }
 
   async delete(name: string): Promise<void> {
-    await this.request('DELETE', this.sessionPath(name), { session: name, timeoutMs: SLOW_TIMEOUT_MS });
+    await this.request('DELETE', this.sessionPath(name), {
+      session: name,
+      timeoutMs: SLOW_TIMEOUT_MS,
+    });
   }
 
   logs(name: string, opts: { run?: number; tail?: number } = {}): Promise<string> {
@@ -185,21 +209,32 @@ export class ApiClient {
     if (opts.run !== undefined) q.set('run', String(opts.run));
     if (opts.tail !== undefined) q.set('tail', String(opts.tail));
     const qs = q.toString();
-    return this.request('GET', `${this.sessionPath(name)}/logs${qs ? `?${qs}` : ''}`, { text: true, session: name });
+    return this.request('GET', `${this.sessionPath(name)}/logs${qs ? `?${qs}` : ''}`, {
+      text: true,
+      session: name,
+    });
   }
 
   send(name: string, message: Record<string, unknown>): Promise<SendResult> {
-    return this.request('POST', `/projects/${encodeURIComponent(this.config.project)}/sessions/${encodeURIComponent(name)}/messages`, {
-      body: message,
-      session: name,
-    });
+    return this.request(
+      'POST',
+      `/projects/${encodeURIComponent(this.config.project)}/sessions/${encodeURIComponent(name)}/messages`,
+      {
+        body: message,
+        session: name,
+      },
+    );
   }
 
   history(name: string, afterSeq = 0, limit?: number): Promise<HistoryPage> {
     const q = new URLSearchParams({ after_seq: String(afterSeq) });
     if (limit !== undefined) q.set('limit', String(limit));
-    return this.request('GET', `/projects/${encodeURIComponent(this.config.project)}/sessions/${encodeURIComponent(name)}/messages?${q}`, {
-      session: name,
-    });
+    return this.request(
+      'GET',
+      `/projects/${encodeURIComponent(this.config.project)}/sessions/${encodeURIComponent(name)}/messages?${q}`,
+      {
+        session: name,
+      },
+    );
   }
 }

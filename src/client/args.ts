@@ -26,7 +26,10 @@ export const GLOBAL_OPTIONS: OptionSpecs = {
 };
 
 export function usageError(message: string, command?: string): ClientError {
-  return new ClientError(`${message} (see: claude-code-runner session ${command ? `${command} ` : ''}--help)`, 2);
+  return new ClientError(
+    `${message} (see: claude-code-runner session ${command ? `${command} ` : ''}--help)`,
+    2,
+  );
 }
 
 export function parse(
@@ -37,18 +40,28 @@ export function parse(
 ): { values: Values; positionals: string[] } {
   let parsed: { values: Values; positionals: string[] };
   try {
-    parsed = parseArgs({ args: argv, options: { ...GLOBAL_OPTIONS, ...options }, allowPositionals: true, strict: true }) as {
+    parsed = parseArgs({
+      args: argv,
+      options: { ...GLOBAL_OPTIONS, ...options },
+      allowPositionals: true,
+      strict: true,
+    }) as {
       values: Values;
       positionals: string[];
     };
   } catch (e) {
-    const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '').replace(/^Unknown option/, 'unknown option');
+    const msg = (e as Error).message
+      .replace(/\. To specify a positional argument.*$/s, '')
+      .replace(/^Unknown option/, 'unknown option');
     throw usageError(msg, command);
   }
   if (parsed.values.help) return parsed;
   const required = positionals.names.length - (positionals.optional ?? 0);
   if (parsed.positionals.length < required)
-    throw usageError(`missing ${positionals.names.slice(parsed.positionals.length, required).join(' and ')}`, command);
+    throw usageError(
+      `missing ${positionals.names.slice(parsed.positionals.length, required).join(' and ')}`,
+      command,
+    );
   if (parsed.positionals.length > positionals.names.length)
     throw usageError(
       `unexpected argument "${parsed.positionals[positionals.names.length]}"${positionals.names.length === 0 ? '' : ` after ${positionals.names.join(' ')}`}: quote text that contains spaces`,
@@ -72,7 +85,13 @@ export function flag(values: Values, name: string): boolean {
 }
 
 /** A whole number flag within bounds. */
-export function intFlag(values: Values, name: string, command: string, min: number, max: number): number | undefined {
+export function intFlag(
+  values: Values,
+  name: string,
+  command: string,
+  min: number,
+  max: number,
+): number | undefined {
   const raw = str(values, name);
   if (raw === undefined) return undefined;
   if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max)
@@ -102,7 +121,10 @@ export function parseRepoArg(arg: string): { url: string; branch?: string } {
 }
 
 /** `KEY=VALUE` pairs of `--env`. */
-export function parseEnvPairs(pairs: string[], command: string): Record<string, string> | undefined {
+export function parseEnvPairs(
+  pairs: string[],
+  command: string,
+): Record<string, string> | undefined {
   if (!pairs.length) return undefined;
   const out: Record<string, string> = {};
   for (const p of pairs) {

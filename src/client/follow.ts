@@ -53,7 +53,8 @@ export async function followSession(o: FollowOptions): Promise<FollowResult> {
   const session = o.session ?? (await api.get(name));
   const run = session.status.run;
   let lastSeq = o.afterSeq ?? 0;
-  const isDone = () => state.phase !== undefined && TERMINAL_PHASES.has(state.phase) && (state.phaseRun ?? 0) >= run;
+  const isDone = () =>
+    state.phase !== undefined && TERMINAL_PHASES.has(state.phase) && (state.phaseRun ?? 0) >= run;
   const emit = (entry: HistoryEntry) => {
     lastSeq = entry.seq;
     const text = renderEntry(entry, state, style);
@@ -73,11 +74,12 @@ export async function followSession(o: FollowOptions): Promise<FollowResult> {
     terminal.write(`${paint(style, 'yellow', text)}\n`);
   };
 
-  if (!o.json) terminal.setActivity(TERMINAL_PHASES.has(session.status.phase) ? 'done' : 'starting');
+  if (!o.json)
+    terminal.setActivity(TERMINAL_PHASES.has(session.status.phase) ? 'done' : 'starting');
   let deleted = false;
   try {
     if (TERMINAL_PHASES.has(session.status.phase)) {
-      for (let after = lastSeq; ; ) {
+      for (let after = lastSeq; ;) {
         const page = await api.history(name, after);
         for (const e of page.items) {
           if (e.seq <= lastSeq) continue;
@@ -94,7 +96,8 @@ export async function followSession(o: FollowOptions): Promise<FollowResult> {
         afterSeq: lastSeq,
         onEntry: emit,
         isDone,
-        onReconnect: ({ afterSeq, reason }) => notice(`connection lost (${reason}); reconnecting after seq ${afterSeq}…`),
+        onReconnect: ({ afterSeq, reason }) =>
+          notice(`connection lost (${reason}); reconnecting after seq ${afterSeq}…`),
         onOpen: ({ reconnect }) => {
           if (reconnect) notice('reconnected');
         },
@@ -119,12 +122,20 @@ export async function followSession(o: FollowOptions): Promise<FollowResult> {
   } catch {
     final = undefined;
   }
-  const phase = isDone() ? state.phase! : (final?.status.phase ?? state.phase ?? session.status.phase);
+  const phase = isDone()
+    ? state.phase!
+    : (final?.status.phase ?? state.phase ?? session.status.phase);
   if (state.totals.results === 0 && final && typeof final.status.num_turns === 'number')
     addResult(state.totals, final.status as unknown as Record<string, unknown>);
   if (!o.json) {
     const lines = renderSummary(state.totals, style, phase, final?.status.message);
     terminal.write(`${state.atLineStart ? '' : '\n'}\n${lines.join('\n')}\n`);
   }
-  return { phase, exitCode: exitCodeForPhase(phase), lastSeq, state, ...(final ? { session: final } : {}) };
+  return {
+    phase,
+    exitCode: exitCodeForPhase(phase),
+    lastSeq,
+    state,
+    ...(final ? { session: final } : {}),
+  };
 }

@@ -1,6 +1,14 @@
 /** Human-readable views of sessions for `session list` and `session get` (pure functions). */
 import type { SessionResource } from '../protocol/api.js';
-import { formatCost, formatDuration, formatNumber, oneLine, paint, truncate, type Style } from './render.js';
+import {
+  formatCost,
+  formatDuration,
+  formatNumber,
+  oneLine,
+  paint,
+  truncate,
+  type Style,
+} from './render.js';
 
 export function age(iso: string | undefined, now = Date.now()): string {
   if (!iso) return '-';
@@ -21,7 +29,8 @@ function phaseColor(phase: string): 'green' | 'red' | 'yellow' | 'blue' {
 }
 
 export function renderList(items: SessionResource[], style: Style, now = Date.now()): string[] {
-  if (!items.length) return ['no sessions (create one: claude-code-runner session create --prompt "…")'];
+  if (!items.length)
+    return ['no sessions (create one: claude-code-runner session create --prompt "…")'];
   const rows = items.map((s) => ({
     name: s.metadata.name,
     phase: s.status.phase,
@@ -55,7 +64,11 @@ export function renderSession(s: SessionResource, style: Style): string[] {
   const rows: [string, string][] = [
     ['name', s.metadata.name],
     ['project', s.metadata.namespace],
-    ['phase', paint(style, phaseColor(st.phase), st.phase) + (st.message ? ` — ${oneLine(st.message, style.width - 30)}` : '')],
+    [
+      'phase',
+      paint(style, phaseColor(st.phase), st.phase) +
+        (st.message ? ` — ${oneLine(st.message, style.width - 30)}` : ''),
+    ],
     ['run', String(st.run)],
     ['created', s.metadata.creationTimestamp],
   ];
@@ -68,7 +81,10 @@ export function renderSession(s: SessionResource, style: Style): string[] {
   if (spec.llmSettings?.model) rows.push(['model', spec.llmSettings.model]);
   if (spec.timeout) rows.push(['timeout', `${spec.timeout}s`]);
   for (const [i, r] of (spec.repos ?? []).entries())
-    rows.push([i === 0 ? 'repos' : '', `${r.input.url}${r.input.branch ? `@${r.input.branch}` : ''}${r.output ? ` → ${r.output.url}${r.output.branch ? `@${r.output.branch}` : ''}` : ''}`]);
+    rows.push([
+      i === 0 ? 'repos' : '',
+      `${r.input.url}${r.input.branch ? `@${r.input.branch}` : ''}${r.output ? ` → ${r.output.url}${r.output.branch ? `@${r.output.branch}` : ''}` : ''}`,
+    ]);
   if (typeof st.num_turns === 'number') rows.push(['turns', formatNumber(st.num_turns)]);
   if (st.usage) {
     const u = st.usage;
@@ -82,7 +98,8 @@ export function renderSession(s: SessionResource, style: Style): string[] {
   const out = rows.map(([k, v]) => `${paint(style, 'dim', k.padEnd(10))} ${v}`);
   if (st.result) {
     out.push(paint(style, 'dim', 'result'));
-    for (const line of st.result.split('\n').slice(0, 40)) out.push(`  ${truncate(line, style.width - 2)}`);
+    for (const line of st.result.split('\n').slice(0, 40))
+      out.push(`  ${truncate(line, style.width - 2)}`);
   }
   return out;
 }

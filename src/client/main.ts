@@ -11,7 +11,17 @@ import { colorEnabled, loadClientConfig, type ClientConfig } from '../config/cli
 import type { Env } from '../config/env.js';
 import { ConfigError } from '../errors.js';
 import { ApiClient, ClientError, type CreateBody } from './api.js';
-import { flag, intFlag, list, parse, parseEnvPairs, parseRepoArg, str, usageError, type Values } from './args.js';
+import {
+  flag,
+  intFlag,
+  list,
+  parse,
+  parseEnvPairs,
+  parseRepoArg,
+  str,
+  usageError,
+  type Values,
+} from './args.js';
 import { followSession } from './follow.js';
 import { renderList, renderSession } from './format.js';
 import type { Style } from './render.js';
@@ -57,7 +67,17 @@ options of every command:
   -h, --help       this text
 `;
 
-const COMMANDS = ['create', 'list', 'get', 'watch', 'send', 'interrupt', 'stop', 'delete', 'logs'] as const;
+const COMMANDS = [
+  'create',
+  'list',
+  'get',
+  'watch',
+  'send',
+  'interrupt',
+  'stop',
+  'delete',
+  'logs',
+] as const;
 type Command = (typeof COMMANDS)[number];
 
 function defaultIO(): ClientIO {
@@ -142,7 +162,9 @@ const OPTIONS = {
 } as const;
 
 async function run(command: Command, argv: string[], io: ClientIO): Promise<number> {
-  const { values, positionals } = parse(command, argv, OPTIONS[command], { names: POSITIONALS[command] });
+  const { values, positionals } = parse(command, argv, OPTIONS[command], {
+    names: POSITIONALS[command],
+  });
   if (values.help) {
     io.stdout.write(SESSION_USAGE);
     return 0;
@@ -180,7 +202,11 @@ async function run(command: Command, argv: string[], io: ClientIO): Promise<numb
     case 'get':
       return getSession(ctx);
     case 'watch':
-      return watch(ctx, positionals[0]!, intFlag(values, 'after-seq', 'watch', 0, Number.MAX_SAFE_INTEGER) ?? 0);
+      return watch(
+        ctx,
+        positionals[0]!,
+        intFlag(values, 'after-seq', 'watch', 0, Number.MAX_SAFE_INTEGER) ?? 0,
+      );
     case 'send':
       return send(ctx);
     case 'interrupt':
@@ -198,11 +224,20 @@ async function create(ctx: Context): Promise<number> {
   const v = ctx.values;
   const interactive = flag(v, 'interactive');
   const prompt = str(v, 'prompt');
-  if (prompt === undefined && !interactive) throw usageError('--prompt is required (or --interactive to send the first message later)', 'create');
-  if (prompt !== undefined && !prompt.trim() && !interactive) throw usageError('--prompt is empty: give the agent something to do', 'create');
+  if (prompt === undefined && !interactive)
+    throw usageError(
+      '--prompt is required (or --interactive to send the first message later)',
+      'create',
+    );
+  if (prompt !== undefined && !prompt.trim() && !interactive)
+    throw usageError('--prompt is empty: give the agent something to do', 'create');
   const timeout = intFlag(v, 'timeout', 'create', 0, 7 * 24 * 3600);
   const repos = list(v, 'repo').map((r) => {
-    if (!r.trim()) throw usageError('--repo needs a URL, e.g. --repo https://github.com/org/repo.git@main', 'create');
+    if (!r.trim())
+      throw usageError(
+        '--repo needs a URL, e.g. --repo https://github.com/org/repo.git@main',
+        'create',
+      );
     const { url, branch } = parseRepoArg(r.trim());
     return { input: { url, ...(branch ? { branch } : {}) } };
   });
@@ -222,10 +257,13 @@ async function create(ctx: Context): Promise<number> {
   const name = session.metadata.name;
   if (ctx.json) ctx.out(JSON.stringify(session));
   else {
-    ctx.out(`created ${name} in project ${session.metadata.namespace} (phase ${session.status.phase})`);
+    ctx.out(
+      `created ${name} in project ${session.metadata.namespace} (phase ${session.status.phase})`,
+    );
     if (!flag(v, 'watch')) {
       ctx.out(`  watch it:   claude-code-runner session watch ${name}${projectFlag(ctx)}`);
-      if (interactive) ctx.out(`  talk to it: claude-code-runner session send ${name}${projectFlag(ctx)} "…"`);
+      if (interactive)
+        ctx.out(`  talk to it: claude-code-runner session send ${name}${projectFlag(ctx)} "…"`);
     }
   }
   if (!flag(v, 'watch')) return 0;
@@ -240,9 +278,17 @@ async function watch(ctx: Context, name: string, afterSeq: number): Promise<numb
   return follow(ctx, name, afterSeq);
 }
 
-async function follow(ctx: Context, name: string, afterSeq: number, session?: Parameters<typeof followSession>[0]['session']): Promise<number> {
+async function follow(
+  ctx: Context,
+  name: string,
+  afterSeq: number,
+  session?: Parameters<typeof followSession>[0]['session'],
+): Promise<number> {
   const isTTY = ctx.io.stdout.isTTY === true;
-  const terminal = new Terminal(ctx.io.stdout, { spinner: isTTY && !ctx.json, color: ctx.style.color });
+  const terminal = new Terminal(ctx.io.stdout, {
+    spinner: isTTY && !ctx.json,
+    color: ctx.style.color,
+  });
   let controller: AbortController | undefined;
   let signal = ctx.io.signal;
   const onSigint = () => controller?.abort();
@@ -296,7 +342,10 @@ async function send(ctx: Context): Promise<number> {
   if (!text.trim()) throw usageError('the message is empty', 'send');
   const r = await ctx.api.send(name, { type: 'user_message', content: text });
   if (ctx.json) ctx.out(JSON.stringify(r));
-  else ctx.out(`sent to ${name}${r.delivered ? '' : ' (queued: the runner is not connected yet; it gets the message when it connects)'}`);
+  else
+    ctx.out(
+      `sent to ${name}${r.delivered ? '' : ' (queued: the runner is not connected yet; it gets the message when it connects)'}`,
+    );
   return 0;
 }
 
@@ -304,7 +353,8 @@ async function interrupt(ctx: Context): Promise<number> {
   const name = ctx.positionals[0]!;
   const r = await ctx.api.send(name, { type: 'interrupt' });
   if (ctx.json) ctx.out(JSON.stringify(r));
-  else ctx.out(`interrupt sent to ${name}${r.delivered ? '' : ' (queued until the runner connects)'}`);
+  else
+    ctx.out(`interrupt sent to ${name}${r.delivered ? '' : ' (queued until the runner connects)'}`);
   return 0;
 }
 
@@ -328,8 +378,14 @@ async function logs(ctx: Context): Promise<number> {
   const name = ctx.positionals[0]!;
   const runN = intFlag(ctx.values, 'run', 'logs', 1, Number.MAX_SAFE_INTEGER);
   const tail = intFlag(ctx.values, 'tail', 'logs', 1, Number.MAX_SAFE_INTEGER);
-  const text = await ctx.api.logs(name, { ...(runN !== undefined ? { run: runN } : {}), ...(tail !== undefined ? { tail } : {}) });
-  if (ctx.json) ctx.out(JSON.stringify({ session: name, ...(runN !== undefined ? { run: runN } : {}), logs: text }));
+  const text = await ctx.api.logs(name, {
+    ...(runN !== undefined ? { run: runN } : {}),
+    ...(tail !== undefined ? { tail } : {}),
+  });
+  if (ctx.json)
+    ctx.out(
+      JSON.stringify({ session: name, ...(runN !== undefined ? { run: runN } : {}), logs: text }),
+    );
   else ctx.io.stdout.write(text.endsWith('\n') || !text ? text : `${text}\n`);
   return 0;
 }

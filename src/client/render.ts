@@ -247,8 +247,14 @@ export function totalCost(t: Totals): number {
 export function renderTurnLine(r: Record<string, unknown>, style: Style): string {
   const ok = r.is_error !== true;
   const subtype = typeof r.subtype === 'string' ? r.subtype : 'done';
-  const head = ok ? paint(style, 'green', '✓ turn done') : paint(style, 'red', `✗ turn ended: ${subtype}`);
-  const parts = [`${formatNumber(num(r.num_turns))} turns`, formatCost(num(r.total_cost_usd)), formatDuration(num(r.duration_ms))];
+  const head = ok
+    ? paint(style, 'green', '✓ turn done')
+    : paint(style, 'red', `✗ turn ended: ${subtype}`);
+  const parts = [
+    `${formatNumber(num(r.num_turns))} turns`,
+    formatCost(num(r.total_cost_usd)),
+    formatDuration(num(r.duration_ms)),
+  ];
   return `${head} ${paint(style, 'dim', `· ${parts.join(' · ')}`)}`;
 }
 
@@ -257,15 +263,21 @@ export function renderTurnLine(r: Record<string, unknown>, style: Style): string
  * duration over every turn seen.
  */
 export function renderSummary(t: Totals, style: Style, phase?: string, message?: string): string[] {
-  const color: Paint = phase === 'Completed' ? 'green' : phase === 'Stopped' ? 'yellow' : phase ? 'red' : 'cyan';
+  const color: Paint =
+    phase === 'Completed' ? 'green' : phase === 'Stopped' ? 'yellow' : phase ? 'red' : 'cyan';
   const head = phase ? `● ${phase}` : '● summary';
-  const lines = [paint(style, [color, 'bold'], head) + (message ? paint(style, 'dim', ` — ${oneLine(message, style.width)}`) : '')];
+  const lines = [
+    paint(style, [color, 'bold'], head) +
+      (message ? paint(style, 'dim', ` — ${oneLine(message, style.width)}`) : ''),
+  ];
   const row = (k: string, v: string) => `  ${paint(style, 'dim', k.padEnd(9))} ${v}`;
   if (t.results === 0) {
     lines.push(row('turns', '0 (no turn finished)'));
     return lines;
   }
-  lines.push(row('turns', `${formatNumber(t.turns)}${t.results > 1 ? ` (in ${t.results} user turns)` : ''}`));
+  lines.push(
+    row('turns', `${formatNumber(t.turns)}${t.results > 1 ? ` (in ${t.results} user turns)` : ''}`),
+  );
   lines.push(
     row(
       'tokens',
@@ -283,7 +295,8 @@ export function renderSummary(t: Totals, style: Style, phase?: string, message?:
 /** Text to append to the output for one entry; updates `state`. */
 export function renderEntry(entry: HistoryEntry, state: RenderState, style: Style): string {
   const payload = isRecord(entry.payload) ? entry.payload : {};
-  const nested = typeof payload.parent_tool_use_id === 'string' && payload.parent_tool_use_id !== '';
+  const nested =
+    typeof payload.parent_tool_use_id === 'string' && payload.parent_tool_use_id !== '';
   const indent = nested ? '    ' : '';
   let out = '';
   /** Ends a streamed line before a whole line is written. */
@@ -339,7 +352,10 @@ export function renderEntry(entry: HistoryEntry, state: RenderState, style: Styl
       if (typeof payload.tool === 'string') {
         const tool = clean(payload.tool);
         if (typeof payload.id === 'string') state.tools.set(payload.id, tool);
-        const arg = oneLine(toolArgument(tool, payload.input, state.cwd), Math.max(width - tool.length - 4, 10));
+        const arg = oneLine(
+          toolArgument(tool, payload.input, state.cwd),
+          Math.max(width - tool.length - 4, 10),
+        );
         state.activity = 'working';
         line(`${indent}${paint(style, 'cyan', '▸')} ${paint(style, 'bold', tool)}(${arg})`);
         return out;
@@ -358,7 +374,10 @@ export function renderEntry(entry: HistoryEntry, state: RenderState, style: Styl
         );
         return out;
       }
-      if (style.verbose) line(paint(style, 'dim', `· agent.message ${oneLine(JSON.stringify(payload), width - 16)}`));
+      if (style.verbose)
+        line(
+          paint(style, 'dim', `· agent.message ${oneLine(JSON.stringify(payload), width - 16)}`),
+        );
       return out;
     }
 
@@ -377,12 +396,20 @@ export function renderEntry(entry: HistoryEntry, state: RenderState, style: Styl
           else if (phase === 'Pending' || phase === 'Creating') state.activity = 'starting';
         }
         const color: Paint =
-          phase === 'Completed' ? 'green' : phase === 'Failed' || phase === 'Error' ? 'red' : phase === 'Stopped' ? 'yellow' : 'blue';
+          phase === 'Completed'
+            ? 'green'
+            : phase === 'Failed' || phase === 'Error'
+              ? 'red'
+              : phase === 'Stopped'
+                ? 'yellow'
+                : 'blue';
         line(`${paint(style, color, '●')} ${paint(style, 'dim', oneLine(message, width - 2))}`);
         return out;
       }
       if (event === 'thinking') {
-        line(`${indent}${paint(style, 'magenta', '✻')} ${paint(style, ['dim', 'italic'], oneLine(message, width - 2))}`);
+        line(
+          `${indent}${paint(style, 'magenta', '✻')} ${paint(style, ['dim', 'italic'], oneLine(message, width - 2))}`,
+        );
         return out;
       }
       if (level === 'debug' && !style.verbose) return out;
@@ -396,7 +423,13 @@ export function renderEntry(entry: HistoryEntry, state: RenderState, style: Styl
               ? paint(style, 'blue', '●')
               : paint(style, 'dim', '·');
       const body = (t: string) =>
-        level === 'error' ? paint(style, 'red', t) : level === 'warn' ? paint(style, 'yellow', t) : level === 'debug' ? paint(style, 'dim', t) : t;
+        level === 'error'
+          ? paint(style, 'red', t)
+          : level === 'warn'
+            ? paint(style, 'yellow', t)
+            : level === 'debug'
+              ? paint(style, 'dim', t)
+              : t;
       let text = `${indent}${mark} ${body(oneLine(firstLine, width - 2))}`;
       for (const r of rest) if (r.trim()) text += `\n${indent}  ${body(oneLine(r, width - 2))}`;
       line(text);
@@ -416,10 +449,19 @@ export function renderEntry(entry: HistoryEntry, state: RenderState, style: Styl
 
     case 'user_message':
     case 'user.message': {
-      const text = clean(typeof payload.content === 'string' ? payload.content : typeof payload.text === 'string' ? payload.text : '');
+      const text = clean(
+        typeof payload.content === 'string'
+          ? payload.content
+          : typeof payload.text === 'string'
+            ? payload.text
+            : '',
+      );
       const [first = '', ...rest] = text.split('\n');
       // A message from another session (docs/agents.md) says who sent it.
-      const from = isRecord(payload.from) && typeof payload.from.session === 'string' ? payload.from : undefined;
+      const from =
+        isRecord(payload.from) && typeof payload.from.session === 'string'
+          ? payload.from
+          : undefined;
       const sender = from
         ? `${paint(style, 'dim', `[from ${clean(String(from.session))}${typeof from.agent === 'string' && from.agent !== 'main' ? `/${clean(from.agent)}` : ''}]`)} `
         : '';
@@ -430,7 +472,14 @@ export function renderEntry(entry: HistoryEntry, state: RenderState, style: Styl
     }
 
     default:
-      if (style.verbose) line(paint(style, 'dim', `· ${oneLine(`${entry.type} ${JSON.stringify(entry.payload ?? {})}`, width - 2)}`));
+      if (style.verbose)
+        line(
+          paint(
+            style,
+            'dim',
+            `· ${oneLine(`${entry.type} ${JSON.stringify(entry.payload ?? {})}`, width - 2)}`,
+          ),
+        );
       return out;
   }
 }

@@ -95,7 +95,12 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-function connectOnce(opts: WatchOptions, afterSeq: number, reconnect: boolean, seen: (seq: number) => void): Promise<Attempt> {
+function connectOnce(
+  opts: WatchOptions,
+  afterSeq: number,
+  reconnect: boolean,
+  seen: (seq: number) => void,
+): Promise<Attempt> {
   return new Promise<Attempt>((resolve) => {
     let last = afterSeq;
     let opened = false;
@@ -119,7 +124,12 @@ function connectOnce(opts: WatchOptions, afterSeq: number, reconnect: boolean, s
       if (idleTimer) clearTimeout(idleTimer);
       idleTimer = setTimeout(() => {
         ws.terminate();
-        finish({ kind: 'dropped', reason: `no data for ${Math.round(idleMs / 1000)} s`, opened, immediate: true });
+        finish({
+          kind: 'dropped',
+          reason: `no data for ${Math.round(idleMs / 1000)} s`,
+          opened,
+          immediate: true,
+        });
       }, idleMs);
       idleTimer.unref();
     };
@@ -162,13 +172,26 @@ function connectOnce(opts: WatchOptions, afterSeq: number, reconnect: boolean, s
       res.on('end', () => {
         const status = res.statusCode ?? 0;
         ws.terminate();
-        if (status >= 500 || status === 0) finish({ kind: 'dropped', reason: `the server answered ${status}`, opened, immediate: false });
+        if (status >= 500 || status === 0)
+          finish({
+            kind: 'dropped',
+            reason: `the server answered ${status}`,
+            opened,
+            immediate: false,
+          });
         else finish({ kind: 'fatal', error: opts.api.httpError(status, body, opts.name) });
       });
-      res.on('error', () => finish({ kind: 'dropped', reason: 'the upgrade answer broke off', opened, immediate: false }));
+      res.on('error', () =>
+        finish({
+          kind: 'dropped',
+          reason: 'the upgrade answer broke off',
+          opened,
+          immediate: false,
+        }),
+      );
     });
     ws.on('error', (err: Error & { code?: string }) => {
-      const reason = err.code === 'ECONNREFUSED' ? 'connection refused' : err.code ?? err.message;
+      const reason = err.code === 'ECONNREFUSED' ? 'connection refused' : (err.code ?? err.message);
       finish({ kind: 'dropped', reason, opened, immediate: false });
     });
     ws.on('close', (code: number, reasonBuf: Buffer) => {

@@ -61,17 +61,24 @@ function str(env: Env, name: string): string | undefined {
 export function configFilePath(flags: ClientFlags, env: Env): string {
   const explicit = flags.config ?? str(env, 'CLAUDE_RUNNER_CONFIG');
   if (explicit) return path.resolve(explicit);
-  const base = str(env, 'XDG_CONFIG_HOME') ?? path.join(str(env, 'HOME') ?? os.homedir(), '.config');
+  const base =
+    str(env, 'XDG_CONFIG_HOME') ?? path.join(str(env, 'HOME') ?? os.homedir(), '.config');
   return path.join(base, 'claude-code-runner', 'config.json');
 }
 
-function readConfigFile(file: string, required: boolean, warnings: string[]): FileSettings | undefined {
+function readConfigFile(
+  file: string,
+  required: boolean,
+  warnings: string[],
+): FileSettings | undefined {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !required) return undefined;
-    throw new ConfigError([`config file ${file}: cannot be read (${(e as Error).message}): fix the path or remove --config`]);
+    throw new ConfigError([
+      `config file ${file}: cannot be read (${(e as Error).message}): fix the path or remove --config`,
+    ]);
   }
   let json: unknown;
   try {
@@ -82,7 +89,9 @@ function readConfigFile(file: string, required: boolean, warnings: string[]): Fi
     ]);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json))
-    throw new ConfigError([`config file ${file}: must be a JSON object like {"url": "…", "token": "…", "project": "…"}`]);
+    throw new ConfigError([
+      `config file ${file}: must be a JSON object like {"url": "…", "token": "…", "project": "…"}`,
+    ]);
   const problems: string[] = [];
   const out: FileSettings = {};
   for (const [k, v] of Object.entries(json as Record<string, unknown>)) {
@@ -100,7 +109,9 @@ function readConfigFile(file: string, required: boolean, warnings: string[]): Fi
   if (out.token) {
     try {
       if ((statSync(file).mode & 0o077) !== 0)
-        warnings.push(`config file ${file} holds a token and is readable by others: chmod 600 ${file}`);
+        warnings.push(
+          `config file ${file} holds a token and is readable by others: chmod 600 ${file}`,
+        );
     } catch {
       /* raced away: nothing to warn about */
     }
@@ -114,20 +125,31 @@ export function normalizeUrl(raw: string, source: string): string {
   try {
     u = new URL(raw);
   } catch {
-    throw new ConfigError([`${source}: "${raw}" is not a URL: use http://host:port, e.g. ${DEFAULT_URL}`]);
+    throw new ConfigError([
+      `${source}: "${raw}" is not a URL: use http://host:port, e.g. ${DEFAULT_URL}`,
+    ]);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:')
-    throw new ConfigError([`${source}: uses ${u.protocol} but must use http: or https: (e.g. ${DEFAULT_URL})`]);
+    throw new ConfigError([
+      `${source}: uses ${u.protocol} but must use http: or https: (e.g. ${DEFAULT_URL})`,
+    ]);
   if (u.username || u.password)
-    throw new ConfigError([`${source}: must not carry credentials: pass the token with --token or CLAUDE_RUNNER_API_TOKEN`]);
-  if (u.search || u.hash) throw new ConfigError([`${source}: must not have a query or fragment: use http://host:port`]);
+    throw new ConfigError([
+      `${source}: must not carry credentials: pass the token with --token or CLAUDE_RUNNER_API_TOKEN`,
+    ]);
+  if (u.search || u.hash)
+    throw new ConfigError([`${source}: must not have a query or fragment: use http://host:port`]);
   return `${u.origin}${u.pathname.replace(/\/+$/, '').replace(/\/api$/, '')}`;
 }
 
 const PROJECT_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** Reads flags, environment, config file and serve's token file, in that order of precedence. */
-export function loadClientConfig(flags: ClientFlags, env: Env = readProcessEnv(), cwd = process.cwd()): ClientConfig {
+export function loadClientConfig(
+  flags: ClientFlags,
+  env: Env = readProcessEnv(),
+  cwd = process.cwd(),
+): ClientConfig {
   const warnings: string[] = [];
   const file = configFilePath(flags, env);
   const explicitFile = flags.config !== undefined || str(env, 'CLAUDE_RUNNER_CONFIG') !== undefined;
@@ -145,7 +167,9 @@ export function loadClientConfig(flags: ClientFlags, env: Env = readProcessEnv()
     s === 'flag' ? flag : s === 'env' ? variable : s === 'config' ? `"${key}" in ${file}` : flag;
 
   const u = pick(flags.url, 'CLAUDE_RUNNER_URL', 'url');
-  const url = u ? normalizeUrl(u.value, sourceName(u.source, '--url', 'CLAUDE_RUNNER_URL', 'url')) : DEFAULT_URL;
+  const url = u
+    ? normalizeUrl(u.value, sourceName(u.source, '--url', 'CLAUDE_RUNNER_URL', 'url'))
+    : DEFAULT_URL;
 
   const p = pick(flags.project, 'CLAUDE_RUNNER_PROJECT', 'project');
   const project = p?.value ?? DEFAULT_PROJECT;

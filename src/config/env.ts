@@ -99,7 +99,9 @@ export class EnvReader {
     try {
       u = new URL(v);
     } catch {
-      this.problems.push(`${name}: "${v}" is not a URL: use ${protocols.map((p) => `${p}//host…`).join(' or ')}`);
+      this.problems.push(
+        `${name}: "${v}" is not a URL: use ${protocols.map((p) => `${p}//host…`).join(' or ')}`,
+      );
       return undefined;
     }
     if (!protocols.includes(u.protocol)) {
@@ -126,8 +128,12 @@ export class EnvReader {
  */
 export function sanitizeText(v: string | undefined, max = 128): string | undefined {
   if (v === undefined) return undefined;
-  // eslint-disable-next-line no-control-regex
-  const cleaned = v.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').replace(/\s+/g, ' ').trim().slice(0, max);
+  const cleaned = v
+    // eslint-disable-next-line no-control-regex -- removing control characters is the point
+    .replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, max);
   return cleaned || undefined;
 }
 

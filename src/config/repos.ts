@@ -41,7 +41,8 @@ export function checkRepoName(name: string): string | null {
   if (!name) return 'is empty: give the repo a "name"';
   if (!PLAIN_NAME.test(name) || name === '.' || name === '..')
     return `"${name}" is not a plain folder name: use letters, digits, ".", "_" or "-" (no "/" or "..")`;
-  if (RESERVED_NAMES.has(name)) return `"${name}" is reserved for the workspace layout: choose another name`;
+  if (RESERVED_NAMES.has(name))
+    return `"${name}" is reserved for the workspace layout: choose another name`;
   return null;
 }
 
@@ -112,11 +113,15 @@ export function parseRepos(
     raw = [
       {
         input: { url: env.INPUT_REPO_URL, branch: env.INPUT_BRANCH },
-        output: env.OUTPUT_REPO_URL ? { url: env.OUTPUT_REPO_URL, branch: env.OUTPUT_BRANCH } : undefined,
+        output: env.OUTPUT_REPO_URL
+          ? { url: env.OUTPUT_REPO_URL, branch: env.OUTPUT_BRANCH }
+          : undefined,
       },
     ];
   } else if (env.OUTPUT_REPO_URL) {
-    problems.push('OUTPUT_REPO_URL: is set without INPUT_REPO_URL: set INPUT_REPO_URL too, or use REPOS_JSON');
+    problems.push(
+      'OUTPUT_REPO_URL: is set without INPUT_REPO_URL: set INPUT_REPO_URL too, or use REPOS_JSON',
+    );
   }
 
   const where = env.REPOS_JSON ? (i: number) => `REPOS_JSON[${i}]` : () => 'INPUT_REPO_URL';
@@ -132,7 +137,8 @@ export function parseRepos(
       const outputProblem = checkRepoUrl(r.output.url);
       if (outputProblem) problems.push(`${where(i)}.output.url: ${outputProblem}`);
     }
-    if (seen.has(name)) problems.push(`${where(i)}.name: "${name}" is used twice: give each repo its own name`);
+    if (seen.has(name))
+      problems.push(`${where(i)}.name: "${name}" is used twice: give each repo its own name`);
     seen.add(name);
     repos.push({
       name,

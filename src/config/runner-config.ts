@@ -133,31 +133,48 @@ export function loadRunnerConfig(env: Env): Readonly<RunnerConfig> {
   const r = new EnvReader(env);
 
   // --- session identity ---------------------------------------------------------------------
-  const id = r.required('SESSION_ID', 'set it to the session\'s id (the operator sets it for each pod)');
+  const id = r.required(
+    'SESSION_ID',
+    "set it to the session's id (the operator sets it for each pod)",
+  );
   if (id && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(id))
-    r.problems.push(`SESSION_ID: "${id}" is not a valid session id: use letters, digits, ".", "_" or "-"`);
+    r.problems.push(
+      `SESSION_ID: "${id}" is not a valid session id: use letters, digits, ".", "_" or "-"`,
+    );
   const namespace = r.str('AGENTIC_SESSION_NAMESPACE') ?? r.str('PROJECT_NAME') ?? 'default';
   const project = r.str('PROJECT_NAME') ?? namespace;
   const interactive = r.bool('INTERACTIVE', false);
   const prompt = r.raw('PROMPT') ?? '';
   if (!interactive && !prompt)
-    r.problems.push('PROMPT: is empty and INTERACTIVE is not true: give a prompt, or set INTERACTIVE=true to take the first message over the socket');
+    r.problems.push(
+      'PROMPT: is empty and INTERACTIVE is not true: give a prompt, or set INTERACTIVE=true to take the first message over the socket',
+    );
   const timeoutSeconds = r.number('TIMEOUT', {
     min: 0,
     fix: 'use a number of seconds ≥ 0 (0 means no limit)',
   });
 
   // --- backend ------------------------------------------------------------------------------
-  const websocketUrl = r.required('WEBSOCKET_URL', 'set it to the backend socket, e.g. ws://backend:8080/api/projects/P/sessions/S/ws');
-  const wsOk = websocketUrl ? r.checkUrl('WEBSOCKET_URL', websocketUrl, ['ws:', 'wss:']) : undefined;
-  const apiUrl = r.url('BACKEND_API_URL', ['http:', 'https:']) ?? (wsOk ? deriveApiUrl(wsOk) : undefined);
+  const websocketUrl = r.required(
+    'WEBSOCKET_URL',
+    'set it to the backend socket, e.g. ws://backend:8080/api/projects/P/sessions/S/ws',
+  );
+  const wsOk = websocketUrl
+    ? r.checkUrl('WEBSOCKET_URL', websocketUrl, ['ws:', 'wss:'])
+    : undefined;
+  const apiUrl =
+    r.url('BACKEND_API_URL', ['http:', 'https:']) ?? (wsOk ? deriveApiUrl(wsOk) : undefined);
   const botToken = r.str('BOT_TOKEN');
 
   // --- model --------------------------------------------------------------------------------
   const vertexRequested =
     r.bool('VERTEX_ENABLED', false) || r.bool('CLAUDE_CODE_USE_VERTEX', false);
   const requested = r.str('LLM_MODEL');
-  const temperature = r.number('LLM_TEMPERATURE', { min: 0, max: 1, fix: 'use a number from 0 to 1' });
+  const temperature = r.number('LLM_TEMPERATURE', {
+    min: 0,
+    max: 1,
+    fix: 'use a number from 0 to 1',
+  });
   const maxTokens = r.number('LLM_MAX_TOKENS', { min: 1, max: 1_000_000, integer: true });
   const anthropicApiKey = r.str('ANTHROPIC_API_KEY');
   const anthropicBaseUrl = r.url('ANTHROPIC_BASE_URL', ['http:', 'https:']);
@@ -167,10 +184,18 @@ export function loadRunnerConfig(env: Env): Readonly<RunnerConfig> {
     const region = r.str('VERTEX_REGION') ?? r.str('CLOUD_ML_REGION');
     const userToken = r.str('VERTEX_USER_TOKEN');
     const credentialsFile = r.str('GOOGLE_APPLICATION_CREDENTIALS');
-    if (!projectId) r.problems.push('VERTEX_PROJECT_ID: is required with Vertex AI: set VERTEX_PROJECT_ID (or ANTHROPIC_VERTEX_PROJECT_ID)');
-    if (!region) r.problems.push('VERTEX_REGION: is required with Vertex AI: set VERTEX_REGION (or CLOUD_ML_REGION), e.g. us-east5');
+    if (!projectId)
+      r.problems.push(
+        'VERTEX_PROJECT_ID: is required with Vertex AI: set VERTEX_PROJECT_ID (or ANTHROPIC_VERTEX_PROJECT_ID)',
+      );
+    if (!region)
+      r.problems.push(
+        'VERTEX_REGION: is required with Vertex AI: set VERTEX_REGION (or CLOUD_ML_REGION), e.g. us-east5',
+      );
     if (!userToken && !credentialsFile)
-      r.problems.push('VERTEX_USER_TOKEN: Vertex AI needs credentials: set VERTEX_USER_TOKEN (a user access token) or GOOGLE_APPLICATION_CREDENTIALS (a service-account key file)');
+      r.problems.push(
+        'VERTEX_USER_TOKEN: Vertex AI needs credentials: set VERTEX_USER_TOKEN (a user access token) or GOOGLE_APPLICATION_CREDENTIALS (a service-account key file)',
+      );
     const baseUrl = r.url('ANTHROPIC_VERTEX_BASE_URL', ['http:', 'https:']);
     if (projectId && region)
       vertex = {
@@ -191,7 +216,9 @@ export function loadRunnerConfig(env: Env): Readonly<RunnerConfig> {
   // --- workspace ----------------------------------------------------------------------------
   const workspacePath = r.str('WORKSPACE_PATH') ?? '/workspace';
   if (!path.isAbsolute(workspacePath))
-    r.problems.push(`WORKSPACE_PATH: "${workspacePath}" is not an absolute path: use e.g. /workspace`);
+    r.problems.push(
+      `WORKSPACE_PATH: "${workspacePath}" is not an absolute path: use e.g. /workspace`,
+    );
   const stateDir = r.str('CLAUDE_STATE_DIR') ?? workspacePath;
   const selection = parseRepos(
     {
@@ -208,7 +235,9 @@ export function loadRunnerConfig(env: Env): Readonly<RunnerConfig> {
   const workflowUrl = r.str('ACTIVE_WORKFLOW_GIT_URL');
   const workflowPath = r.str('ACTIVE_WORKFLOW_PATH');
   if (workflowPath && (path.isAbsolute(workflowPath) || workflowPath.split(/[\\/]/).includes('..')))
-    r.problems.push(`ACTIVE_WORKFLOW_PATH: "${workflowPath}" points outside the workflow repo: use a relative path inside it`);
+    r.problems.push(
+      `ACTIVE_WORKFLOW_PATH: "${workflowPath}" points outside the workflow repo: use a relative path inside it`,
+    );
 
   // --- git ----------------------------------------------------------------------------------
   const githubToken = r.str('GITHUB_TOKEN');
@@ -221,11 +250,17 @@ export function loadRunnerConfig(env: Env): Readonly<RunnerConfig> {
   const langfuse = readLangfuse(r);
 
   // --- runtime ------------------------------------------------------------------------------
-  const logLevel = r.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info');
+  const logLevel = r.oneOf(
+    'LOG_LEVEL',
+    ['debug', 'info', 'warn', 'error', 'silent'] as const,
+    'info',
+  );
   const maxBufferedBytes =
     r.number('RUNNER_MAX_BUFFERED_BYTES', { min: 65_536, integer: true }) ?? 32 * 1024 * 1024;
-  const reconnectMaxDelayMs = r.number('RUNNER_RECONNECT_MAX_DELAY_MS', { min: 100, integer: true }) ?? 10_000;
-  const shutdownGraceMs = r.number('RUNNER_SHUTDOWN_GRACE_MS', { min: 100, max: 60_000, integer: true }) ?? 5_000;
+  const reconnectMaxDelayMs =
+    r.number('RUNNER_RECONNECT_MAX_DELAY_MS', { min: 100, integer: true }) ?? 10_000;
+  const shutdownGraceMs =
+    r.number('RUNNER_SHUTDOWN_GRACE_MS', { min: 100, max: 60_000, integer: true }) ?? 5_000;
   const cliMaxRetries = r.number('CLAUDE_CODE_MAX_RETRIES', { min: 0, max: 50, integer: true });
   const passthroughEnv: Record<string, string> = {};
   for (const k of PASSTHROUGH) {
@@ -283,7 +318,11 @@ export function loadRunnerConfig(env: Env): Readonly<RunnerConfig> {
       ...optional(
         'workflow',
         workflowUrl
-          ? { gitUrl: workflowUrl, ...optional('branch', r.str('ACTIVE_WORKFLOW_BRANCH')), ...optional('path', workflowPath) }
+          ? {
+              gitUrl: workflowUrl,
+              ...optional('branch', r.str('ACTIVE_WORKFLOW_BRANCH')),
+              ...optional('path', workflowPath),
+            }
           : undefined,
       ),
       ...optional('mcpConfigPath', r.str('MCP_CONFIG_PATH')),
@@ -324,12 +363,22 @@ export function loadRunnerConfig(env: Env): Readonly<RunnerConfig> {
 
 function readLangfuse(r: EnvReader): LangfuseConfig {
   const requested = r.bool('LANGFUSE_ENABLED', false);
-  const flushTimeoutMs = Math.round((r.number('LANGFUSE_FLUSH_TIMEOUT', { min: 0.1, max: 600, fix: 'use seconds, e.g. 30' }) ?? 30) * 1000);
+  const flushTimeoutMs = Math.round(
+    (r.number('LANGFUSE_FLUSH_TIMEOUT', { min: 0.1, max: 600, fix: 'use seconds, e.g. 30' }) ??
+      30) * 1000,
+  );
   const maskMessages = r.bool('LANGFUSE_MASK_MESSAGES', false);
   const publicKey = r.str('LANGFUSE_PUBLIC_KEY');
   const secretKey = r.str('LANGFUSE_SECRET_KEY');
   const hostRaw = r.str('LANGFUSE_HOST') ?? DEFAULT_LANGFUSE_HOST;
-  if (!requested) return { enabled: false, flushTimeoutMs, maskMessages, ...optional('publicKey', publicKey), ...optional('secretKey', secretKey) };
+  if (!requested)
+    return {
+      enabled: false,
+      flushTimeoutMs,
+      maskMessages,
+      ...optional('publicKey', publicKey),
+      ...optional('secretKey', secretKey),
+    };
   const missing: string[] = [];
   if (!publicKey) missing.push('LANGFUSE_PUBLIC_KEY');
   if (!secretKey) missing.push('LANGFUSE_SECRET_KEY');
@@ -342,8 +391,16 @@ function readLangfuse(r: EnvReader): LangfuseConfig {
   }
   if (!host) missing.push('a valid http(s) LANGFUSE_HOST');
   if (missing.length) {
-    r.warnings.push(`Langfuse tracing is off: LANGFUSE_ENABLED is true but ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} missing; the session runs untraced`);
-    return { enabled: false, flushTimeoutMs, maskMessages, ...optional('publicKey', publicKey), ...optional('secretKey', secretKey) };
+    r.warnings.push(
+      `Langfuse tracing is off: LANGFUSE_ENABLED is true but ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} missing; the session runs untraced`,
+    );
+    return {
+      enabled: false,
+      flushTimeoutMs,
+      maskMessages,
+      ...optional('publicKey', publicKey),
+      ...optional('secretKey', secretKey),
+    };
   }
   return { enabled: true, host, publicKey, secretKey, flushTimeoutMs, maskMessages };
 }
@@ -387,9 +444,18 @@ export interface ReportingTarget {
 export function loadReportingTarget(env: Env): ReportingTarget {
   const r = new EnvReader(env);
   const ws = r.url('WEBSOCKET_URL', ['ws:', 'wss:']);
-  const apiUrl = r.url('BACKEND_API_URL', ['http:', 'https:']) ?? (ws ? deriveApiUrl(ws) : undefined);
+  const apiUrl =
+    r.url('BACKEND_API_URL', ['http:', 'https:']) ?? (ws ? deriveApiUrl(ws) : undefined);
   const sessionName = r.str('AGENTIC_SESSION_NAME') ?? r.str('SESSION_ID');
-  const secretNames = ['ANTHROPIC_API_KEY', 'BOT_TOKEN', 'GITHUB_TOKEN', 'GITLAB_TOKEN', 'VERTEX_USER_TOKEN', 'LANGFUSE_PUBLIC_KEY', 'LANGFUSE_SECRET_KEY'];
+  const secretNames = [
+    'ANTHROPIC_API_KEY',
+    'BOT_TOKEN',
+    'GITHUB_TOKEN',
+    'GITLAB_TOKEN',
+    'VERTEX_USER_TOKEN',
+    'LANGFUSE_PUBLIC_KEY',
+    'LANGFUSE_SECRET_KEY',
+  ];
   return {
     ...optional('websocketUrl', ws),
     ...optional('apiUrl', apiUrl?.replace(/\/+$/, '')),

@@ -219,12 +219,20 @@ export type ServeParse = { help: true } | { help: false; config: Readonly<ServeC
  * Reads flags and environment. Throws ConfigError with every problem; `cwd` resolves a relative
  * data dir.
  */
-export function loadServeConfig(argv: readonly string[], env: Env, cwd = process.cwd()): ServeParse {
+export function loadServeConfig(
+  argv: readonly string[],
+  env: Env,
+  cwd = process.cwd(),
+): ServeParse {
   const r = new EnvReader(env);
   const flags = parseFlags(argv, r.problems);
   if (flags.has('help')) return { help: true };
 
-  const flagNumber = (flag: string, variable: string, opts: { min: number; max: number }): number | undefined => {
+  const flagNumber = (
+    flag: string,
+    variable: string,
+    opts: { min: number; max: number },
+  ): number | undefined => {
     const raw = flags.get(flag);
     if (raw === undefined) return r.number(variable, { ...opts, integer: true });
     const n = Number(raw);
@@ -237,27 +245,42 @@ export function loadServeConfig(argv: readonly string[], env: Env, cwd = process
 
   const port = flagNumber('port', 'CLAUDE_RUNNER_PORT', { min: 0, max: 65_535 }) ?? 8080;
   const host = flags.get('host') ?? r.str('CLAUDE_RUNNER_HOST') ?? '127.0.0.1';
-  const dataDir = path.resolve(cwd, flags.get('data-dir') ?? r.str('CLAUDE_RUNNER_DATA_DIR') ?? '.claude-runner');
+  const dataDir = path.resolve(
+    cwd,
+    flags.get('data-dir') ?? r.str('CLAUDE_RUNNER_DATA_DIR') ?? '.claude-runner',
+  );
   const flagToken = flags.get('token');
   const envToken = r.str('CLAUDE_RUNNER_API_TOKEN');
   const token = flagToken ?? envToken;
   if (token !== undefined && token.length < 16)
-    r.problems.push(`${flagToken ? '--token' : 'CLAUDE_RUNNER_API_TOKEN'}: is too short: use at least 16 characters (or omit it to have one generated)`);
+    r.problems.push(
+      `${flagToken ? '--token' : 'CLAUDE_RUNNER_API_TOKEN'}: is too short: use at least 16 characters (or omit it to have one generated)`,
+    );
   if (token !== undefined && /\s/.test(token))
-    r.problems.push(`${flagToken ? '--token' : 'CLAUDE_RUNNER_API_TOKEN'}: contains whitespace: use a single word`);
-  const maxConcurrent = flagNumber('max-concurrent', 'CLAUDE_RUNNER_MAX_CONCURRENT', { min: 1, max: 1000 }) ?? 4;
-  const graceMs = flagNumber('grace-ms', 'CLAUDE_RUNNER_GRACE_MS', { min: 0, max: 600_000 }) ?? 10_000;
+    r.problems.push(
+      `${flagToken ? '--token' : 'CLAUDE_RUNNER_API_TOKEN'}: contains whitespace: use a single word`,
+    );
+  const maxConcurrent =
+    flagNumber('max-concurrent', 'CLAUDE_RUNNER_MAX_CONCURRENT', { min: 1, max: 1000 }) ?? 4;
+  const graceMs =
+    flagNumber('grace-ms', 'CLAUDE_RUNNER_GRACE_MS', { min: 0, max: 600_000 }) ?? 10_000;
   const sessionLimits = {
     maxChildrenPerSession:
-      flagNumber('max-children-per-session', 'CLAUDE_RUNNER_MAX_CHILDREN_PER_SESSION', { min: 0, max: 10_000 }) ?? 10,
-    maxSessionDepth: flagNumber('max-session-depth', 'CLAUDE_RUNNER_MAX_SESSION_DEPTH', { min: 0, max: 100 }) ?? 3,
+      flagNumber('max-children-per-session', 'CLAUDE_RUNNER_MAX_CHILDREN_PER_SESSION', {
+        min: 0,
+        max: 10_000,
+      }) ?? 10,
+    maxSessionDepth:
+      flagNumber('max-session-depth', 'CLAUDE_RUNNER_MAX_SESSION_DEPTH', { min: 0, max: 100 }) ?? 3,
   };
   const commandLine = flags.get('runner-command') ?? r.str('CLAUDE_RUNNER_RUNNER_COMMAND');
   let runnerCommand: string[] | undefined;
   if (commandLine !== undefined) {
     runnerCommand = splitCommand(commandLine);
     if (!runnerCommand || runnerCommand.length === 0) {
-      r.problems.push(`--runner-command: "${commandLine}" is not a usable command line (unbalanced quotes or empty)`);
+      r.problems.push(
+        `--runner-command: "${commandLine}" is not a usable command line (unbalanced quotes or empty)`,
+      );
       runnerCommand = undefined;
     }
   }
@@ -269,11 +292,21 @@ export function loadServeConfig(argv: readonly string[], env: Env, cwd = process
     else r.problems.push(`--log-level: "${flagLevel}" is not one of ${levels.join(', ')}`);
   }
   const limits: ServeLimits = {
-    maxBodyBytes: r.number('CLAUDE_RUNNER_MAX_BODY_BYTES', { min: 1024, max: 1 << 30, integer: true }) ?? 1024 * 1024,
-    maxFrameBytes: r.number('CLAUDE_RUNNER_MAX_FRAME_BYTES', { min: 65_536, max: 1 << 30, integer: true }) ?? 16 * 1024 * 1024,
+    maxBodyBytes:
+      r.number('CLAUDE_RUNNER_MAX_BODY_BYTES', { min: 1024, max: 1 << 30, integer: true }) ??
+      1024 * 1024,
+    maxFrameBytes:
+      r.number('CLAUDE_RUNNER_MAX_FRAME_BYTES', { min: 65_536, max: 1 << 30, integer: true }) ??
+      16 * 1024 * 1024,
     watcherMaxBufferedBytes:
-      r.number('CLAUDE_RUNNER_WATCHER_MAX_BUFFERED_BYTES', { min: 1024, max: 1 << 30, integer: true }) ?? 4 * 1024 * 1024,
-    logMaxBytes: r.number('CLAUDE_RUNNER_LOG_MAX_BYTES', { min: 4096, max: 1 << 30, integer: true }) ?? 1024 * 1024,
+      r.number('CLAUDE_RUNNER_WATCHER_MAX_BUFFERED_BYTES', {
+        min: 1024,
+        max: 1 << 30,
+        integer: true,
+      }) ?? 4 * 1024 * 1024,
+    logMaxBytes:
+      r.number('CLAUDE_RUNNER_LOG_MAX_BYTES', { min: 4096, max: 1 << 30, integer: true }) ??
+      1024 * 1024,
     historyPageSize: 500,
   };
   const githubToken = r.str('GITHUB_TOKEN');
@@ -288,7 +321,9 @@ export function loadServeConfig(argv: readonly string[], env: Env, cwd = process
     host,
     port,
     dataDir,
-    ...(token !== undefined ? { token, tokenSource: flagToken ? ('flag' as const) : ('env' as const) } : {}),
+    ...(token !== undefined
+      ? { token, tokenSource: flagToken ? ('flag' as const) : ('env' as const) }
+      : {}),
     maxConcurrent,
     ...(runnerCommand ? { runnerCommand } : {}),
     graceMs,

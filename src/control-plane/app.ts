@@ -35,10 +35,18 @@ export interface ControlPlane {
 export const STORE_FILE = 'store.db';
 export const LOCK_FILE = 'serve.pid';
 
-export async function startControlPlane(config: Readonly<ServeConfig>, logger: Logger): Promise<ControlPlane> {
+export async function startControlPlane(
+  config: Readonly<ServeConfig>,
+  logger: Logger,
+): Promise<ControlPlane> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const lock = takeLock(config.dataDir);
-  const token = loadUserToken(config.dataDir, config.token && config.tokenSource ? { token: config.token, source: config.tokenSource } : undefined);
+  const token = loadUserToken(
+    config.dataDir,
+    config.token && config.tokenSource
+      ? { token: config.token, source: config.tokenSource }
+      : undefined,
+  );
   const redactor = new ControlPlaneRedactor([...config.secrets, token.token]);
   const store = Store.open(path.join(config.dataDir, STORE_FILE));
   const auth = new Auth(token.token);
@@ -92,7 +100,10 @@ export async function startControlPlane(config: Readonly<ServeConfig>, logger: L
   hub.setCommandSink(service);
   const version = packageVersion();
   let openapi: unknown;
-  const routes = buildRoutes(service, { version, openapi: () => (openapi ??= buildOpenApi(routes, version)) });
+  const routes = buildRoutes(service, {
+    version,
+    openapi: () => (openapi ??= buildOpenApi(routes, version)),
+  });
   const router = new Router(routes, {
     auth,
     logger: logger.child('api'),
@@ -113,7 +124,11 @@ export async function startControlPlane(config: Readonly<ServeConfig>, logger: L
     executor.close();
     store.close();
     lock.release();
-    throw new SystemError('config', `cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`, { cause: e });
+    throw new SystemError(
+      'config',
+      `cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
   port = (server.address() as AddressInfo).port;
   runs.recover(); // same tick as listen's callback: no request is handled before tokens are restored
@@ -154,13 +169,17 @@ function takeLock(dataDir: string): { release(): void } {
   if (existsSync(file)) {
     const pid = Number(readFileSync(file, 'utf8').trim());
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isServe(pid))
-      throw new SystemError('config', `another serve (pid ${pid}) is using ${dataDir}: stop it, or use another --data-dir`);
+      throw new SystemError(
+        'config',
+        `another serve (pid ${pid}) is using ${dataDir}: stop it, or use another --data-dir`,
+      );
   }
   writeFileSync(file, `${process.pid}\n`, { mode: 0o600 });
   return {
     release: () => {
       try {
-        if (readFileSync(file, 'utf8').trim() === String(process.pid)) rmSync(file, { force: true });
+        if (readFileSync(file, 'utf8').trim() === String(process.pid))
+          rmSync(file, { force: true });
       } catch {
         /* already gone */
       }

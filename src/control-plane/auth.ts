@@ -40,7 +40,10 @@ export interface LoadedUserToken {
 }
 
 /** The user token: as configured, else from the data dir, else generated and saved there. */
-export function loadUserToken(dataDir: string, configured?: { token: string; source: 'flag' | 'env' }): LoadedUserToken {
+export function loadUserToken(
+  dataDir: string,
+  configured?: { token: string; source: 'flag' | 'env' },
+): LoadedUserToken {
   if (configured) return { token: configured.token, source: configured.source };
   const file = path.join(dataDir, USER_TOKEN_FILE);
   let existing: string | undefined;
@@ -86,7 +89,8 @@ export class Auth {
 
   /** Revokes every token of a session (delete). */
   revokeSession(session: string): void {
-    for (const [d, owner] of this.runnerTokens) if (owner.session === session) this.runnerTokens.delete(d);
+    for (const [d, owner] of this.runnerTokens)
+      if (owner.session === session) this.runnerTokens.delete(d);
   }
 
   authenticate(token: string | undefined): Principal | undefined {
@@ -99,8 +103,10 @@ export class Auth {
 
   /** Authenticates a request: the bearer header, else `?token=` when allowed (sockets). Throws 401. */
   require(req: IncomingMessage, url: URL, allowQueryToken: boolean): Principal {
-    const token = bearer(req) ?? (allowQueryToken ? (url.searchParams.get('token') ?? undefined) : undefined);
-    if (!token) throw new RequestError(401, 'missing credentials: send "Authorization: Bearer <token>"');
+    const token =
+      bearer(req) ?? (allowQueryToken ? (url.searchParams.get('token') ?? undefined) : undefined);
+    if (!token)
+      throw new RequestError(401, 'missing credentials: send "Authorization: Bearer <token>"');
     const principal = this.authenticate(token);
     if (!principal) throw new RequestError(401, 'invalid or expired token');
     return principal;
@@ -124,7 +130,9 @@ export function requireSessionAccess(
 ): void {
   if (principal.kind === 'user') return;
   const own = principal.session === session;
-  const allowed = (own && action !== 'manage') || (action === 'read' && runnerParent !== undefined && runnerParent === session);
+  const allowed =
+    (own && action !== 'manage') ||
+    (action === 'read' && runnerParent !== undefined && runnerParent === session);
   if (!allowed)
     throw new RequestError(
       403,

@@ -26,7 +26,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const config = parsed.config;
-  const logger = createLogger({ level: config.logLevel, redactor: new ControlPlaneRedactor(config.secrets), scope: 'serve' });
+  const logger = createLogger({
+    level: config.logLevel,
+    redactor: new ControlPlaneRedactor(config.secrets),
+    scope: 'serve',
+  });
 
   let cp;
   try {

@@ -25,7 +25,10 @@ export function looksSecret(name: string, value: string, redactor: Redactor): bo
 }
 
 /** `environmentVariables` as shown in API answers. */
-export function redactEnvironment(vars: Record<string, string> | undefined, redactor: Redactor): Record<string, string> | undefined {
+export function redactEnvironment(
+  vars: Record<string, string> | undefined,
+  redactor: Redactor,
+): Record<string, string> | undefined {
   if (!vars) return undefined;
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(vars)) out[k] = looksSecret(k, v, redactor) ? REDACTED : v;
@@ -33,7 +36,10 @@ export function redactEnvironment(vars: Record<string, string> | undefined, reda
 }
 
 /** The values of a session's secret-looking variables, to redact from its output. */
-export function secretValues(vars: Record<string, string> | undefined, redactor: Redactor): string[] {
+export function secretValues(
+  vars: Record<string, string> | undefined,
+  redactor: Redactor,
+): string[] {
   return Object.entries(vars ?? {})
     .filter(([k, v]) => looksSecret(k, v, redactor))
     .map(([, v]) => v);

@@ -60,13 +60,25 @@ export class RunManager {
     for (const r of this.o.store.runs.live()) {
       const row = this.o.store.sessions.get(r.session);
       if (!row) continue;
-      if (r.state === 'active' && r.pid && this.o.executor.adopt({ session: r.session, run: r.run, pid: r.pid })) {
+      if (
+        r.state === 'active' &&
+        r.pid &&
+        this.o.executor.adopt({ session: r.session, run: r.run, pid: r.pid })
+      ) {
         if (r.tokenHash) this.o.auth.restoreRunnerToken(r.tokenHash, r.session, r.run);
         this.armTimeout(row, r.startedAt);
-        this.o.logger.info('adopted a runner started by an earlier serve', { session: r.session, run: r.run, pid: r.pid });
+        this.o.logger.info('adopted a runner started by an earlier serve', {
+          session: r.session,
+          run: r.run,
+          pid: r.pid,
+        });
         continue;
       }
-      this.o.store.runs.update(r.session, r.run, { state: 'ended', endedAt: now(), tokenHash: null });
+      this.o.store.runs.update(r.session, r.run, {
+        state: 'ended',
+        endedAt: now(),
+        tokenHash: null,
+      });
       this.o.executor.reapLeftovers({ session: r.session, run: r.run });
       if (row.currentRun !== r.run || TERMINAL_PHASES.has(row.status.phase)) continue;
       const tail = this.tail(row, r.run);
@@ -74,7 +86,12 @@ export class RunManager {
         r.state === 'launching' || !r.pid
           ? 'the control plane stopped while starting this run'
           : `the runner (pid ${r.pid}) ended while the control plane was down; exit code unknown`;
-      this.writeStatus(row.name, { ...row.status, phase: 'Failed', message: withTail(message, tail), completionTime: now() });
+      this.writeStatus(row.name, {
+        ...row.status,
+        phase: 'Failed',
+        message: withTail(message, tail),
+        completionTime: now(),
+      });
     }
     this.pump();
   }
@@ -123,10 +140,15 @@ export class RunManager {
     const row = this.mustGet(name);
     const cur = row.status;
     const next: SessionStatus = { ...cur };
-    for (const [k, v] of Object.entries(update)) if (k !== 'phase' && v !== undefined) (next as Record<string, unknown>)[k] = v;
+    for (const [k, v] of Object.entries(update))
+      if (k !== 'phase' && v !== undefined) (next as Record<string, unknown>)[k] = v;
     if (update.phase && update.phase !== cur.phase) {
       if (TERMINAL_PHASES.has(cur.phase)) {
-        this.o.logger.info('status phase ignored: the run has ended', { session: name, phase: cur.phase, reported: update.phase });
+        this.o.logger.info('status phase ignored: the run has ended', {
+          session: name,
+          phase: cur.phase,
+          reported: update.phase,
+        });
       } else {
         next.phase = update.phase;
         if (update.message === undefined) delete next.message;
@@ -140,7 +162,8 @@ export class RunManager {
         next.phase = 'Failed';
         next.message = this.timeoutMessage(row);
       }
-      if (run && (run.state === 'active' || run.state === 'launching')) this.armLinger(name, row.currentRun);
+      if (run && (run.state === 'active' || run.state === 'launching'))
+        this.armLinger(name, row.currentRun);
     }
     this.writeStatus(name, this.o.redactor.redactDeep(next));
   }
@@ -157,7 +180,12 @@ export class RunManager {
     if (!r || r.state === 'ended') return false;
     if (r.state === 'queued') {
       this.o.store.runs.update(name, run, { state: 'ended', endedAt: now(), stopReason: reason });
-      this.writeStatus(name, { ...row.status, phase: 'Stopped', message: `${STOP_MESSAGES[reason]} before it started`, completionTime: now() });
+      this.writeStatus(name, {
+        ...row.status,
+        phase: 'Stopped',
+        message: `${STOP_MESSAGES[reason]} before it started`,
+        completionTime: now(),
+      });
       return true;
     }
     this.o.store.runs.update(name, run, { stopReason: reason });
@@ -220,7 +248,9 @@ export class RunManager {
         this.o.auth.revokeRunnerToken(digest);
         if (!this.o.store.runs.get(name, run)) return;
         this.o.store.runs.update(name, run, { state: 'ended', endedAt: now(), tokenHash: null });
-        const message = this.o.redactor.redact(`could not start the runner: ${(err as Error).message}`);
+        const message = this.o.redactor.redact(
+          `could not start the runner: ${(err as Error).message}`,
+        );
         this.o.logger.error(message, { session: name, run });
         this.writeStatus(name, { phase: 'Failed', run, message, completionTime: now() });
         this.pump();
@@ -248,7 +278,12 @@ export class RunManager {
     if (row && r && row.currentRun === run) {
       this.o.hub.closeRunner(name);
       const dropped = this.o.store.messages.discardQueued(name);
-      if (dropped) this.o.logger.warn('messages never delivered to the runner were dropped', { session: name, run, count: dropped });
+      if (dropped)
+        this.o.logger.warn('messages never delivered to the runner were dropped', {
+          session: name,
+          run,
+          count: dropped,
+        });
       const st: SessionStatus = { ...row.status, exitCode: exitCodeOf(exit) };
       if (!TERMINAL_PHASES.has(st.phase)) {
         st.completionTime = now();
@@ -267,7 +302,13 @@ export class RunManager {
         st.message = this.timeoutMessage(row);
       }
       this.writeStatus(name, st);
-      this.o.logger.info('run ended', { session: name, run, phase: st.phase, exitCode: exit.exitCode, signal: exit.signal });
+      this.o.logger.info('run ended', {
+        session: name,
+        run,
+        phase: st.phase,
+        exitCode: exit.exitCode,
+        signal: exit.signal,
+      });
     }
     this.pump();
   }
@@ -284,7 +325,11 @@ export class RunManager {
         message: `phase ${next.phase}${next.message ? `: ${next.message}` : ''}`,
         level: failed ? 'error' : 'system',
         event: 'phase.changed',
-        data: { phase: next.phase, run: row.currentRun, ...(next.message ? { message: next.message } : {}) },
+        data: {
+          phase: next.phase,
+          run: row.currentRun,
+          ...(next.message ? { message: next.message } : {}),
+        },
       },
     });
   }
@@ -308,7 +353,10 @@ export class RunManager {
     const t = setTimeout(() => {
       this.lingerTimers.delete(name);
       if (!this.o.executor.isRunning({ session: name, run })) return;
-      this.o.logger.warn('runner still alive long after reporting its end: stopping it', { session: name, run });
+      this.o.logger.warn('runner still alive long after reporting its end: stopping it', {
+        session: name,
+        run,
+      });
       void this.o.executor.stop({ session: name, run }, this.o.graceMs);
     }, LINGER_MS + this.o.graceMs);
     t.unref();
@@ -330,7 +378,9 @@ export class RunManager {
   private tail(row: SessionRow, run: number): string {
     try {
       const text = this.o.executor.outputTail({ session: row.name, run }, 1000);
-      return this.o.redactor.plus(secretValues(row.spec.environmentVariables, this.o.redactor)).redact(text);
+      return this.o.redactor
+        .plus(secretValues(row.spec.environmentVariables, this.o.redactor))
+        .redact(text);
     } catch {
       return '';
     }
@@ -355,8 +405,10 @@ function exitCodeOf(exit: RunExit): number | null {
 }
 
 function exitDescription(exit: RunExit, pid: number | null): string {
-  if (exit.exitCode !== null) return `the runner exited with code ${exit.exitCode} without reporting a result`;
-  if (exit.signal) return `the runner was killed by ${exit.signal} (exit code ${exitCodeOf(exit) ?? '?'}) without reporting a result`;
+  if (exit.exitCode !== null)
+    return `the runner exited with code ${exit.exitCode} without reporting a result`;
+  if (exit.signal)
+    return `the runner was killed by ${exit.signal} (exit code ${exitCodeOf(exit) ?? '?'}) without reporting a result`;
   return `the runner (pid ${pid ?? '?'}, started by an earlier serve) ended without reporting a result; exit code unknown`;
 }
 

@@ -77,16 +77,23 @@ export class SessionService implements CommandSink {
     if (byRunner) {
       parentDepth = this.checkFanOut(byRunner);
       annotations = { ...annotations, [PARENT_SESSION_ANNOTATION]: byRunner.name };
-      if (!spec.userContext && byRunner.spec.userContext) spec.userContext = byRunner.spec.userContext;
+      if (!spec.userContext && byRunner.spec.userContext)
+        spec.userContext = byRunner.spec.userContext;
     }
     let workspace: string;
     const name = newSessionName();
     if (spec.parent_session_id) {
       const parent = this.o.store.sessions.get(spec.parent_session_id);
       if (!parent || parent.project !== project)
-        throw new ValidationError([`parent_session_id: no session "${spec.parent_session_id}" in project ${project}`], ['parent_session_id']);
+        throw new ValidationError(
+          [`parent_session_id: no session "${spec.parent_session_id}" in project ${project}`],
+          ['parent_session_id'],
+        );
       if (!TERMINAL_PHASES.has(parent.phase))
-        throw new RequestError(409, `parent_session_id: session ${parent.name} is ${parent.phase}: continue it once it has ended`);
+        throw new RequestError(
+          409,
+          `parent_session_id: session ${parent.name} is ${parent.phase}: continue it once it has ended`,
+        );
       workspace = parent.workspace;
     } else {
       workspace = path.join(this.o.dataDir, 'workspaces', name);
@@ -104,7 +111,11 @@ export class SessionService implements CommandSink {
       currentRun: 0,
       workspace,
     });
-    this.o.logger.info('session created', { session: name, project, ...(byRunner ? { by: byRunner.name } : {}) });
+    this.o.logger.info('session created', {
+      session: name,
+      project,
+      ...(byRunner ? { by: byRunner.name } : {}),
+    });
     if (byRunner)
       this.o.history.append(byRunner.name, byRunner.currentRun, null, {
         type: 'system.message',
@@ -166,7 +177,10 @@ export class SessionService implements CommandSink {
     return this.must(project, name);
   }
 
-  list(project: string, filter: { labels?: Record<string, string>; phase?: Phase } = {}): SessionResource[] {
+  list(
+    project: string,
+    filter: { labels?: Record<string, string>; phase?: Phase } = {},
+  ): SessionResource[] {
     return this.page(project, filter).items;
   }
 
@@ -185,7 +199,10 @@ export class SessionService implements CommandSink {
       .filter((s) => Object.entries(filter.labels ?? {}).every(([k, v]) => s.labels[k] === v));
     const page = filter.limit !== undefined ? rows.slice(0, filter.limit) : rows;
     const more = page.length < rows.length;
-    return { items: page.map((s) => this.render(s)), ...(more ? { continue: page[page.length - 1]!.name } : {}) };
+    return {
+      items: page.map((s) => this.render(s)),
+      ...(more ? { continue: page[page.length - 1]!.name } : {}),
+    };
   }
 
   patch(project: string, name: string, patch: PatchSessionRequest): SessionResource {
@@ -195,13 +212,27 @@ export class SessionService implements CommandSink {
       update.labels = mergePatch(row.labels, patch.metadata.labels ?? {}) as Record<string, string>;
     if (patch.metadata?.labels === null) update.labels = {};
     if (patch.metadata && 'annotations' in patch.metadata)
-      update.annotations = mergePatch(row.annotations, patch.metadata.annotations ?? {}) as Record<string, string>;
+      update.annotations = mergePatch(row.annotations, patch.metadata.annotations ?? {}) as Record<
+        string,
+        string
+      >;
     if (patch.metadata?.annotations === null) update.annotations = {};
     if (patch.spec && Object.keys(patch.spec).length) {
       if (this.o.runs.hasProcess(row))
-        throw new RequestError(409, `session ${name} is ${row.phase}: its spec can change only while it is not running`);
-      if ('parent_session_id' in patch.spec && patch.spec.parent_session_id !== row.spec.parent_session_id)
-        throw new ValidationError(['spec.parent_session_id: cannot be changed: create a new session to continue another one'], ['spec.parent_session_id']);
+        throw new RequestError(
+          409,
+          `session ${name} is ${row.phase}: its spec can change only while it is not running`,
+        );
+      if (
+        'parent_session_id' in patch.spec &&
+        patch.spec.parent_session_id !== row.spec.parent_session_id
+      )
+        throw new ValidationError(
+          [
+            'spec.parent_session_id: cannot be changed: create a new session to continue another one',
+          ],
+          ['spec.parent_session_id'],
+        );
       const merged = SessionSpec.safeParse(mergePatch(row.spec, patch.spec));
       if (!merged.success) throw zodIssuesToError(merged.error.issues, 'spec');
       update.spec = merged.data;
@@ -212,14 +243,19 @@ export class SessionService implements CommandSink {
 
   start(project: string, name: string): SessionResource {
     const row = this.must(project, name);
-    if (this.o.runs.isActive(row)) throw new RequestError(409, `session ${name} is ${row.phase}: stop it before starting it again`);
+    if (this.o.runs.isActive(row))
+      throw new RequestError(
+        409,
+        `session ${name} is ${row.phase}: stop it before starting it again`,
+      );
     this.o.runs.newRun(name);
     return this.render(this.must(project, name));
   }
 
   async stop(project: string, name: string): Promise<SessionResource> {
     const row = this.must(project, name);
-    if (!(await this.o.runs.stop(name, 'user'))) throw new RequestError(409, `session ${name} is not running (phase ${row.phase})`);
+    if (!(await this.o.runs.stop(name, 'user')))
+      throw new RequestError(409, `session ${name} is not running (phase ${row.phase})`);
     return this.render(this.must(project, name));
   }
 
@@ -238,7 +274,10 @@ export class SessionService implements CommandSink {
   githubToken(project: string, name: string): { token: string } {
     this.must(project, name);
     if (!this.o.githubToken)
-      throw new RequestError(404, 'no GitHub token is configured: start serve with GITHUB_TOKEN set to let runners clone and push private repos');
+      throw new RequestError(
+        404,
+        'no GitHub token is configured: start serve with GITHUB_TOKEN set to let runners clone and push private repos',
+      );
     return { token: this.o.githubToken };
   }
 
@@ -272,7 +311,12 @@ export class SessionService implements CommandSink {
    * token (another session of the project): user messages only, to an interactive session, with
    * that session as the sender; the sender's history records it too.
    */
-  sendMessage(project: string, name: string, body: Record<string, unknown>, sender?: Principal): SendResult {
+  sendMessage(
+    project: string,
+    name: string,
+    body: Record<string, unknown>,
+    sender?: Principal,
+  ): SendResult {
     const target = this.must(project, name);
     const { type, ...payload } = body;
     const parsed = parseCommand(JSON.stringify({ type: type ?? 'user_message', payload }));
@@ -280,12 +324,23 @@ export class SessionService implements CommandSink {
     if (sender?.kind !== 'runner') return this.sendCommand(name, parsed.command, 'api');
     const command = parsed.command;
     if (command.type !== 'user_message' && command.type !== 'user.message')
-      throw new RequestError(403, `a runner token may send user messages only, not ${command.type}`);
-    if (name === sender.session) throw new RequestError(409, `session ${name} cannot send a message to itself`);
+      throw new RequestError(
+        403,
+        `a runner token may send user messages only, not ${command.type}`,
+      );
+    if (name === sender.session)
+      throw new RequestError(409, `session ${name} cannot send a message to itself`);
     if (!target.spec.interactive)
-      throw new RequestError(409, `session ${name} is not interactive: it takes no messages (create it with interactive: true to talk to it)`);
+      throw new RequestError(
+        409,
+        `session ${name} is not interactive: it takes no messages (create it with interactive: true to talk to it)`,
+      );
     const from = { session: sender.session, agent: agentLabel(command.payload.from?.agent) };
-    const result = this.sendCommand(name, { ...command, payload: { ...command.payload, from } }, 'session');
+    const result = this.sendCommand(
+      name,
+      { ...command, payload: { ...command.payload, from } },
+      'session',
+    );
     const own = this.o.store.sessions.get(sender.session);
     if (own)
       this.o.history.append(own.name, own.currentRun, null, {
@@ -294,7 +349,12 @@ export class SessionService implements CommandSink {
           message: `message sent to session ${name}`,
           level: 'info',
           event: 'session.message_sent',
-          data: { to: name, content: command.payload.content ?? command.payload.text ?? '', from, id: result.id },
+          data: {
+            to: name,
+            content: command.payload.content ?? command.payload.text ?? '',
+            from,
+            id: result.id,
+          },
         }),
       });
     return result;
@@ -303,11 +363,15 @@ export class SessionService implements CommandSink {
   sendCommand(name: string, command: BackendCommand, via: string): SendResult {
     const row = this.o.store.sessions.get(name);
     if (!row) throw new RequestError(404, `session ${name} not found`);
-    if (command.type === 'ack' || command.type === 'ping') throw new ValidationError([`type: ${command.type} is the control plane's own`], ['type']);
+    if (command.type === 'ack' || command.type === 'ping')
+      throw new ValidationError([`type: ${command.type} is the control plane's own`], ['type']);
     // A runner that has reported a terminal phase is about to exit: a message queued now would
     // never be read, so it is refused rather than silently lost.
     if (!this.o.runs.isActive(row) || TERMINAL_PHASES.has(row.phase))
-      throw new RequestError(409, `session ${name} is ${row.phase}: start it again (POST …/start) before sending messages`);
+      throw new RequestError(
+        409,
+        `session ${name} is ${row.phase}: start it again (POST …/start) before sending messages`,
+      );
     let seq: number | undefined;
     let outgoing: BackendCommand = command;
     if (command.type === 'user_message' || command.type === 'user.message') {
@@ -316,10 +380,20 @@ export class SessionService implements CommandSink {
       outgoing = { ...command, payload: { ...command.payload, from } };
       seq = this.o.history.append(name, row.currentRun, null, {
         type: 'user_message',
-        payload: this.o.redactor.redactDeep({ content, from, via, ...(command.payload.id ? { id: command.payload.id } : {}) }),
+        payload: this.o.redactor.redactDeep({
+          content,
+          from,
+          via,
+          ...(command.payload.id ? { id: command.payload.id } : {}),
+        }),
       });
     }
-    const id = this.o.store.messages.enqueue(name, row.currentRun, command.type, JSON.stringify(outgoing));
+    const id = this.o.store.messages.enqueue(
+      name,
+      row.currentRun,
+      command.type,
+      JSON.stringify(outgoing),
+    );
     const delivered = this.o.hub.runnerConnected(name);
     this.o.hub.deliverQueued(name);
     return { id, type: command.type, delivered, ...(seq !== undefined ? { seq } : {}) };
@@ -328,14 +402,18 @@ export class SessionService implements CommandSink {
   logs(project: string, name: string, run?: number, tail?: number): string {
     const row = this.must(project, name);
     const n = run ?? row.currentRun;
-    if (n < 1 || n > row.currentRun) throw new RequestError(404, `session ${name} has no run ${n} (runs 1…${row.currentRun})`);
+    if (n < 1 || n > row.currentRun)
+      throw new RequestError(404, `session ${name} has no run ${n} (runs 1…${row.currentRun})`);
     const text = this.o.executor.readOutput({ session: name, run: n }, tail);
-    return this.o.redactor.plus(secretValues(row.spec.environmentVariables, this.o.redactor)).redact(text);
+    return this.o.redactor
+      .plus(secretValues(row.spec.environmentVariables, this.o.redactor))
+      .redact(text);
   }
 
   private must(project: string, name: string): SessionRow {
     const row = this.o.store.sessions.get(name);
-    if (!row || row.project !== project) throw new RequestError(404, `session ${project}/${name} not found`);
+    if (!row || row.project !== project)
+      throw new RequestError(404, `session ${project}/${name} not found`);
     return row;
   }
 

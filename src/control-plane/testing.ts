@@ -52,7 +52,12 @@ export interface ServeHandle {
   /** What serve wrote so far (bounded). */
   output(): { stdout: string; stderr: string };
   /** A JSON call with the user token (`path` under /api); `body` is JSON-encoded. */
-  api(method: string, apiPath: string, body?: unknown, token?: string): Promise<{ status: number; json: unknown; text: string }>;
+  api(
+    method: string,
+    apiPath: string,
+    body?: unknown,
+    token?: string,
+  ): Promise<{ status: number; json: unknown; text: string }>;
   /** SIGTERM (serve stops its runners), waits for the exit, removes a temp data dir. */
   stop(): Promise<void>;
   /** SIGKILL of serve alone: runners go on; the data dir stays (restart with the same port and dataDir). */
@@ -73,14 +78,32 @@ export async function startServe(opts: StartServeOptions = {}): Promise<ServeHan
   const ownDir = !opts.dataDir;
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'ccr-serve-'));
   const token = opts.token ?? `ccr_test_${randomBytes(24).toString('base64url')}`;
-  const args = [cliPath(), 'serve', '--port', String(opts.port ?? 0), '--host', '127.0.0.1', '--data-dir', dataDir];
+  const args = [
+    cliPath(),
+    'serve',
+    '--port',
+    String(opts.port ?? 0),
+    '--host',
+    '127.0.0.1',
+    '--data-dir',
+    dataDir,
+  ];
   if (opts.maxConcurrent !== undefined) args.push('--max-concurrent', String(opts.maxConcurrent));
   if (opts.graceMs !== undefined) args.push('--grace-ms', String(opts.graceMs));
   if (opts.runnerCommand !== undefined)
-    args.push('--runner-command', Array.isArray(opts.runnerCommand) ? opts.runnerCommand.map(quote).join(' ') : opts.runnerCommand);
+    args.push(
+      '--runner-command',
+      Array.isArray(opts.runnerCommand)
+        ? opts.runnerCommand.map(quote).join(' ')
+        : opts.runnerCommand,
+    );
   args.push(...(opts.args ?? []));
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...readProcessEnv(), ...(opts.env ?? {}), CLAUDE_RUNNER_API_TOKEN: token }))
+  for (const [k, v] of Object.entries({
+    ...readProcessEnv(),
+    ...(opts.env ?? {}),
+    CLAUDE_RUNNER_API_TOKEN: token,
+  }))
     if (v !== undefined) env[k] = v;
 
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -93,7 +116,12 @@ export async function startServe(opts: StartServeOptions = {}): Promise<ServeHan
 
   let url: string;
   try {
-    url = await waitForListening(child, () => stdout, () => stderr, opts.startTimeoutMs ?? 20_000);
+    url = await waitForListening(
+      child,
+      () => stdout,
+      () => stderr,
+      opts.startTimeoutMs ?? 20_000,
+    );
   } catch (e) {
     child.kill('SIGKILL');
     await exited;
@@ -113,7 +141,10 @@ export async function startServe(opts: StartServeOptions = {}): Promise<ServeHan
     api: async (method, apiPath, body, tok = token) => {
       const res = await fetch(`${url}/api${apiPath}`, {
         method,
-        headers: { authorization: `Bearer ${tok}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${tok}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
       const text = await res.text();
@@ -144,7 +175,12 @@ export async function startServe(opts: StartServeOptions = {}): Promise<ServeHan
   return handle;
 }
 
-function waitForListening(child: ChildProcess, out: () => string, err: () => string, timeoutMs: number): Promise<string> {
+function waitForListening(
+  child: ChildProcess,
+  out: () => string,
+  err: () => string,
+  timeoutMs: number,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const check = () => {
       const m = /listening on (http:\/\/[^\s]+)/.exec(out());

@@ -24,7 +24,10 @@ function pathOf(path: readonly PropertyKey[], prefix?: string): string {
   return out;
 }
 
-export function zodIssuesToError(issues: readonly z.core.$ZodIssue[], prefix?: string): ValidationError {
+export function zodIssuesToError(
+  issues: readonly z.core.$ZodIssue[],
+  prefix?: string,
+): ValidationError {
   const problems: string[] = [];
   const fields: string[] = [];
   for (const issue of issues) {
@@ -38,7 +41,8 @@ export function zodIssuesToError(issues: readonly z.core.$ZodIssue[], prefix?: s
       continue;
     }
     let message = issue.message.replace(/^Invalid input: /, '');
-    if (issue.code === 'invalid_type' && /received undefined$/.test(message)) message = 'is required';
+    if (issue.code === 'invalid_type' && /received undefined$/.test(message))
+      message = 'is required';
     const field = where || '(body)';
     fields.push(field);
     problems.push(`${field}: ${message}`);
@@ -46,7 +50,11 @@ export function zodIssuesToError(issues: readonly z.core.$ZodIssue[], prefix?: s
   return new ValidationError(problems, [...new Set(fields)]);
 }
 
-export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, prefix?: string): z.infer<S> {
+export function parseOr400<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  prefix?: string,
+): z.infer<S> {
   const r = schema.safeParse(value);
   if (!r.success) throw zodIssuesToError(r.error.issues, prefix);
   return r.data;

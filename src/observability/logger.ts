@@ -28,7 +28,11 @@ export function createLogger(opts: LoggerOptions): Logger {
   const threshold = ORDER[opts.level];
   const write = opts.write ?? ((line: string) => process.stderr.write(line));
   const scope = opts.scope ?? 'runner';
-  const emit = (level: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>) => {
+  const emit = (
+    level: Exclude<LogLevel, 'silent'>,
+    msg: string,
+    fields?: Record<string, unknown>,
+  ) => {
     if (ORDER[level] < threshold) return;
     let line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${scope}: ${msg}`;
     if (fields && Object.keys(fields).length) line += ` ${safeJson(fields)}`;

@@ -42,7 +42,25 @@ const PREFIXED_PATTERNS: readonly { re: string; keep: number }[] = [
 ];
 
 /** Markers that begin a token; used to hold back a streamed tail that may become a secret. */
-const STREAM_MARKERS = ['sk-ant-', 'sk-lf-', 'pk-lf-', 'ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_', 'glpat-', 'ya29.', 'AKIA', 'xoxb-', 'xoxp-', 'Bearer ', 'Basic ', '-----BEGIN'];
+const STREAM_MARKERS = [
+  'sk-ant-',
+  'sk-lf-',
+  'pk-lf-',
+  'ghp_',
+  'gho_',
+  'ghu_',
+  'ghs_',
+  'ghr_',
+  'github_pat_',
+  'glpat-',
+  'ya29.',
+  'AKIA',
+  'xoxb-',
+  'xoxp-',
+  'Bearer ',
+  'Basic ',
+  '-----BEGIN',
+];
 const TOKEN_CHARS = '[A-Za-z0-9._~+/=-]';
 
 function escapeRegExp(s: string): string {
@@ -122,7 +140,9 @@ export class Redactor {
     // \s+); a URL may be split before, inside or right after "://" (a trailing ":" or ":/" is held with the
     // scheme character before it); a PEM private key is held from its header until its END line.
     const tail = new RegExp(
-      `(?:${STREAM_MARKERS.map(escapeRegExp).map((m) => m.replace(/ $/, '\\s+')).join('|')})${TOKEN_CHARS}*$` +
+      `(?:${STREAM_MARKERS.map(escapeRegExp)
+        .map((m) => m.replace(/ $/, '\\s+'))
+        .join('|')})${TOKEN_CHARS}*$` +
         `|(?:(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*)?://[^\\s/@]*$|[a-z0-9+.-]:/{0,2}$` +
         `|-----BEGIN[A-Z ]*-{0,5}$|-----BEGIN [A-Z ]*PRIVATE KEY-----(?:(?!-----END [A-Z ]*PRIVATE KEY-----)[\\s\\S])*$`,
     ).exec(window);
@@ -136,7 +156,7 @@ export class Redactor {
    * secret or a marker: "…secretA" + "nother…"); redacting the two sides apart would leak it.
    */
   safeCut(text: string, cut: number): number {
-    for (let moved = true; moved; ) {
+    for (let moved = true; moved;) {
       moved = false;
       for (const re of [this.valueRe, this.tokenRe, this.prefixedRe]) {
         if (!re) continue;

@@ -11,6 +11,8 @@ export interface TurnStart {
   text: string;
   /** 1-based turn number within the run. */
   turn: number;
+  /** When the turn started, if that was earlier than this call (a tracer still loading). */
+  startedAt?: Date;
 }
 
 export interface TraceOutcome {

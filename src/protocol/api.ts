@@ -15,19 +15,29 @@ export const SESSION_KIND = 'AgenticSession';
 
 /** A DNS label, as Kubernetes namespaces and object names: lowercase letters, digits, "-". */
 export const NAME_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-export const ProjectName = z.string().regex(NAME_PATTERN, 'must be a DNS label: lowercase letters, digits and "-", at most 63');
+export const ProjectName = z
+  .string()
+  .regex(NAME_PATTERN, 'must be a DNS label: lowercase letters, digits and "-", at most 63');
 export const SessionName = ProjectName;
 
 /** Label and annotation keys as Kubernetes spells them: `[prefix/]name`. */
-const META_KEY = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const META_KEY =
+  /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const MetaKey = z.string().regex(META_KEY, 'must be a key like "name" or "example.com/name"');
-const LabelValue = z.string().regex(/^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/, 'must be at most 63 letters, digits, "-", "_" or "."');
+const LabelValue = z
+  .string()
+  .regex(
+    /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/,
+    'must be at most 63 letters, digits, "-", "_" or "."',
+  );
 const AnnotationValue = z.string().max(65_536);
 export const Labels = z.record(MetaKey, LabelValue);
 export const Annotations = z.record(MetaKey, AnnotationValue);
 
 /** Environment variable names a session may set; the platform's own are refused (see RESERVED_ENV). */
-const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be a variable name: letters, digits and "_"');
+const EnvName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be a variable name: letters, digits and "_"');
 
 /**
  * Variables the platform sets for each run (contract §2) or that carry serve's own model
@@ -75,7 +85,12 @@ export const RESERVED_ENV = new Set([
   'PATH',
   'HOME',
 ]);
-export const RESERVED_ENV_PREFIXES = ['ANTHROPIC_', 'VERTEX_', 'CLAUDE_CODE_USE_', 'CLAUDE_RUNNER_'];
+export const RESERVED_ENV_PREFIXES = [
+  'ANTHROPIC_',
+  'VERTEX_',
+  'CLAUDE_CODE_USE_',
+  'CLAUDE_RUNNER_',
+];
 
 export function isReservedEnv(name: string): boolean {
   return RESERVED_ENV.has(name) || RESERVED_ENV_PREFIXES.some((p) => name.startsWith(p));
@@ -84,7 +99,11 @@ export function isReservedEnv(name: string): boolean {
 const EnvironmentVariables = z.record(EnvName, z.string().max(65_536)).superRefine((vars, ctx) => {
   for (const k of Object.keys(vars))
     if (isReservedEnv(k))
-      ctx.addIssue({ code: 'custom', path: [k], message: 'is set by the platform and cannot be overridden' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [k],
+        message: 'is set by the platform and cannot be overridden',
+      });
 });
 
 const gitUrl = (what: string) =>
@@ -96,7 +115,10 @@ const gitUrl = (what: string) =>
       if (problem) ctx.addIssue({ code: 'custom', message: `${what} ${problem}` });
     });
 
-export const RepoRef = z.strictObject({ url: gitUrl('url'), branch: z.string().min(1).max(255).optional() });
+export const RepoRef = z.strictObject({
+  url: gitUrl('url'),
+  branch: z.string().min(1).max(255).optional(),
+});
 export const Repo = z.strictObject({
   name: z
     .string()
@@ -127,24 +149,43 @@ export const ActiveWorkflow = z.strictObject({
   path: z
     .string()
     .max(1024)
-    .refine((p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..'), 'must be a relative path inside the workflow repo')
+    .refine(
+      (p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..'),
+      'must be a relative path inside the workflow repo',
+    )
     .optional(),
 });
 
 /** What a session runs: every field of the create request except metadata. */
 const specFields = {
-  prompt: z.string().max(1_000_000).meta({ description: 'The first user message (may be empty for an interactive session).' }),
+  prompt: z
+    .string()
+    .max(1_000_000)
+    .meta({ description: 'The first user message (may be empty for an interactive session).' }),
   displayName: z.string().max(256).optional(),
-  interactive: z.boolean().optional().meta({ description: 'Keep the session open for further messages until it is ended.' }),
+  interactive: z
+    .boolean()
+    .optional()
+    .meta({ description: 'Keep the session open for further messages until it is ended.' }),
   llmSettings: LlmSettings.optional(),
-  timeout: z.number().int().min(0).max(7 * 24 * 3600).optional().meta({ description: 'Wall-clock bound of a run, in seconds; 0 or absent: none.' }),
+  timeout: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3600)
+    .optional()
+    .meta({ description: 'Wall-clock bound of a run, in seconds; 0 or absent: none.' }),
   repos: z.array(Repo).max(50).optional(),
   mainRepoIndex: z.number().int().min(0).optional(),
   autoPushOnComplete: z.boolean().optional(),
-  parent_session_id: SessionName.optional().meta({ description: 'Continue this session: reuse its workspace and resume its conversation.' }),
+  parent_session_id: SessionName.optional().meta({
+    description: 'Continue this session: reuse its workspace and resume its conversation.',
+  }),
   environmentVariables: EnvironmentVariables.optional(),
   userContext: UserContext.optional(),
-  activeWorkflow: ActiveWorkflow.optional().meta({ description: 'Extension: a workflow repo (ACTIVE_WORKFLOW_* for the runner).' }),
+  activeWorkflow: ActiveWorkflow.optional().meta({
+    description: 'Extension: a workflow repo (ACTIVE_WORKFLOW_* for the runner).',
+  }),
   agents: AgentSpecList.optional(),
 };
 
@@ -153,8 +194,15 @@ function checkSpec(
   ctx: z.RefinementCtx,
 ): void {
   if (spec.prompt !== undefined && !spec.interactive && spec.prompt.trim() === '')
-    ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'is empty: give a prompt, or set interactive: true' });
-  if (spec.mainRepoIndex !== undefined && spec.mainRepoIndex >= Math.max(spec.repos?.length ?? 0, 1))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['prompt'],
+      message: 'is empty: give a prompt, or set interactive: true',
+    });
+  if (
+    spec.mainRepoIndex !== undefined &&
+    spec.mainRepoIndex >= Math.max(spec.repos?.length ?? 0, 1)
+  )
     ctx.addIssue({
       code: 'custom',
       path: ['mainRepoIndex'],
@@ -182,7 +230,10 @@ export const PatchSessionRequest = z.strictObject({
       annotations: z.record(MetaKey, AnnotationValue.nullable()).nullable().optional(),
     })
     .optional(),
-  spec: z.record(z.string(), z.unknown()).optional().meta({ description: 'Fields of the spec to merge; the result must be a valid spec.' }),
+  spec: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .meta({ description: 'Fields of the spec to merge; the result must be a valid spec.' }),
 });
 export type PatchSessionRequest = z.infer<typeof PatchSessionRequest>;
 
@@ -195,8 +246,18 @@ export const SessionStatus = z
     message: z.string().optional(),
     startTime: z.string().optional(),
     completionTime: z.string().optional(),
-    run: z.number().int().meta({ description: 'Extension: the number of the current run (1 for the first, +1 per /start).' }),
-    exitCode: z.number().int().nullable().optional().meta({ description: 'Extension: the runner process exit code, when it has exited.' }),
+    run: z
+      .number()
+      .int()
+      .meta({
+        description: 'Extension: the number of the current run (1 for the first, +1 per /start).',
+      }),
+    exitCode: z
+      .number()
+      .int()
+      .nullable()
+      .optional()
+      .meta({ description: 'Extension: the runner process exit code, when it has exited.' }),
     ...resultSummaryFields,
   })
   .meta({ description: 'What the control plane and the runner report about the current run.' });
@@ -215,7 +276,11 @@ export const SessionResource = z.object({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal(SESSION_KIND),
   metadata: SessionMetadata,
-  spec: z.object(specFields).meta({ description: 'As created; secret-looking environment variable values read "[REDACTED]".' }),
+  spec: z
+    .object(specFields)
+    .meta({
+      description: 'As created; secret-looking environment variable values read "[REDACTED]".',
+    }),
   status: SessionStatus,
 });
 export type SessionResource = z.infer<typeof SessionResource>;
@@ -223,7 +288,12 @@ export type SessionResource = z.infer<typeof SessionResource>;
 export const SessionList = z.object({
   items: z.array(SessionResource),
   metadata: z
-    .object({ continue: z.string().optional().meta({ description: 'Pass as `continue` to get the next page; absent on the last page.' }) })
+    .object({
+      continue: z
+        .string()
+        .optional()
+        .meta({ description: 'Pass as `continue` to get the next page; absent on the last page.' }),
+    })
     .optional()
     .meta({ description: 'Extension: present when `limit` was given.' }),
 });
@@ -232,25 +302,51 @@ export const SessionList = z.object({
 export const SendMessageRequest = z
   .object({
     type: z
-      .enum(['user_message', 'user.message', 'interrupt', 'end_session', 'terminate', 'stop', 'workflow_change', 'repo_added', 'repo_removed'])
+      .enum([
+        'user_message',
+        'user.message',
+        'interrupt',
+        'end_session',
+        'terminate',
+        'stop',
+        'workflow_change',
+        'repo_added',
+        'repo_removed',
+      ])
       .optional(),
   })
   .catchall(z.unknown())
-  .meta({ description: 'The command for the runner: its type and, as the other fields, its payload (e.g. {"content": "…"}).' });
+  .meta({
+    description:
+      'The command for the runner: its type and, as the other fields, its payload (e.g. {"content": "…"}).',
+  });
 
 export const SendMessageResponse = z.object({
   id: z.number().int().meta({ description: 'Position of the message in the outbox.' }),
   type: z.string(),
-  delivered: z.boolean().meta({ description: 'Sent to a connected runner now (else queued until it connects).' }),
+  delivered: z
+    .boolean()
+    .meta({ description: 'Sent to a connected runner now (else queued until it connects).' }),
   seq: z.number().int().optional().meta({ description: 'History position of a user message.' }),
 });
 
 /** One history entry as stored and as sent to watchers. */
 export const HistoryEntry = z
   .object({
-    seq: z.number().int().positive().meta({ description: 'Session-wide history position (strictly increasing across runs).' }),
+    seq: z
+      .number()
+      .int()
+      .positive()
+      .meta({ description: 'Session-wide history position (strictly increasing across runs).' }),
     run: z.number().int().positive(),
-    runSeq: z.number().int().positive().optional().meta({ description: "The runner's own seq within its run (absent for entries the hub wrote)." }),
+    runSeq: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .meta({
+        description: "The runner's own seq within its run (absent for entries the hub wrote).",
+      }),
     type: z.string(),
     timestamp: z.string(),
     sessionId: z.string(),
@@ -261,21 +357,33 @@ export const HistoryEntry = z
 
 export const HistoryResponse = z.object({
   items: z.array(HistoryEntry),
-  lastSeq: z.number().int().meta({ description: 'Position of the last item returned (the after_seq of the next page).' }),
+  lastSeq: z
+    .number()
+    .int()
+    .meta({ description: 'Position of the last item returned (the after_seq of the next page).' }),
   hasMore: z.boolean(),
 });
 
 export const GithubTokenResponse = z.object({ token: z.string() });
 export const ErrorResponse = z.object({
   error: z.string(),
-  fields: z.array(z.string()).optional().meta({ description: 'The invalid fields, for 400 answers.' }),
+  fields: z
+    .array(z.string())
+    .optional()
+    .meta({ description: 'The invalid fields, for 400 answers.' }),
 });
 export const HealthResponse = z.object({ status: z.literal('ok'), version: z.string() });
 
 export const HistoryQuery = z.strictObject({
   after_seq: z.coerce.number().int().min(0).optional(),
   limit: z.coerce.number().int().min(1).max(10_000).optional(),
-  tail: z.coerce.number().int().min(1).max(10_000).optional().meta({ description: 'Extension: only the last N entries (after `after_seq`).' }),
+  tail: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .optional()
+    .meta({ description: 'Extension: only the last N entries (after `after_seq`).' }),
 });
 export const LogsQuery = z.strictObject({
   run: z.coerce.number().int().min(1).optional(),
@@ -284,6 +392,16 @@ export const LogsQuery = z.strictObject({
 export const ListQuery = z.strictObject({
   labelSelector: z.string().optional().meta({ description: 'Extension: `key=value[,key=value]`.' }),
   phase: z.enum(PHASES).optional(),
-  limit: z.coerce.number().int().min(1).max(1_000).optional().meta({ description: 'Extension: at most N sessions per page.' }),
-  continue: z.string().max(256).optional().meta({ description: 'Extension: the `metadata.continue` of the previous page.' }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1_000)
+    .optional()
+    .meta({ description: 'Extension: at most N sessions per page.' }),
+  continue: z
+    .string()
+    .max(256)
+    .optional()
+    .meta({ description: 'Extension: the `metadata.continue` of the previous page.' }),
 });

@@ -26,7 +26,12 @@ export const MessageSender = z.object({
 export const UserMessageCommand = z.object({
   type: z.enum(['user_message', 'user.message']),
   payload: z
-    .object({ content: text.optional(), text: text.optional(), from: MessageSender.optional(), id: z.string().optional() })
+    .object({
+      content: text.optional(),
+      text: text.optional(),
+      from: MessageSender.optional(),
+      id: z.string().optional(),
+    })
     .passthrough()
     .refine((p) => typeof (p.content ?? p.text) === 'string', {
       message: 'a user message needs payload.content or payload.text',
@@ -45,12 +50,16 @@ export const EndSessionCommand = z.object({
 
 export const WorkflowChangeCommand = z.object({
   type: z.literal('workflow_change'),
-  payload: z.object({ gitUrl: z.string(), branch: z.string().optional(), path: z.string().optional() }).passthrough(),
+  payload: z
+    .object({ gitUrl: z.string(), branch: z.string().optional(), path: z.string().optional() })
+    .passthrough(),
 });
 
 export const RepoAddedCommand = z.object({
   type: z.literal('repo_added'),
-  payload: z.object({ url: z.string(), branch: z.string().optional(), name: z.string().optional() }).passthrough(),
+  payload: z
+    .object({ url: z.string(), branch: z.string().optional(), name: z.string().optional() })
+    .passthrough(),
 });
 
 export const RepoRemovedCommand = z.object({
@@ -114,13 +123,24 @@ export function parseCommand(raw: string): ParsedCommand {
   } catch {
     return { ok: false, reason: 'not-json', detail: 'frame is not JSON' };
   }
-  const type = typeof data === 'object' && data !== null ? (data as { type?: unknown }).type : undefined;
+  const type =
+    typeof data === 'object' && data !== null ? (data as { type?: unknown }).type : undefined;
   if (typeof type !== 'string' || !KNOWN_COMMAND_TYPES.has(type)) {
-    return { ok: false, reason: 'unknown-type', type: typeof type === 'string' ? type : undefined, detail: `unknown type ${String(type)}` };
+    return {
+      ok: false,
+      reason: 'unknown-type',
+      type: typeof type === 'string' ? type : undefined,
+      detail: `unknown type ${String(type)}`,
+    };
   }
   const parsed = BackendCommand.safeParse(data);
   if (!parsed.success) {
-    return { ok: false, reason: 'invalid', type, detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+    return {
+      ok: false,
+      reason: 'invalid',
+      type,
+      detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+    };
   }
   return { ok: true, command: parsed.data };
 }

@@ -150,4 +150,8 @@ export type FrameDraft = RunnerFrame extends infer F
  * Control frames are not part of the history: they carry no seq and are never persisted.
  * `pong` answers a backend `ping`.
  */
-export const PongFrame = z.object({ type: z.literal('pong'), timestamp: z.string(), payload: z.object({}).passthrough() });
+export const PongFrame = z.object({
+  type: z.literal('pong'),
+  timestamp: z.string(),
+  payload: z.object({}).passthrough(),
+});

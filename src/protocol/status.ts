@@ -5,10 +5,23 @@
 import { z } from 'zod';
 import { UsageSchema } from './frames.js';
 
-export const PHASES = ['Pending', 'Creating', 'Running', 'Completed', 'Failed', 'Stopped', 'Error'] as const;
+export const PHASES = [
+  'Pending',
+  'Creating',
+  'Running',
+  'Completed',
+  'Failed',
+  'Stopped',
+  'Error',
+] as const;
 export const Phase = z.enum(PHASES);
 export type Phase = z.infer<typeof Phase>;
-export const TERMINAL_PHASES: ReadonlySet<Phase> = new Set(['Completed', 'Failed', 'Stopped', 'Error']);
+export const TERMINAL_PHASES: ReadonlySet<Phase> = new Set([
+  'Completed',
+  'Failed',
+  'Stopped',
+  'Error',
+]);
 
 export const STATUS_FIELDS = [
   'phase',

@@ -22,7 +22,17 @@ import { AsyncQueue } from './async-queue.js';
 import { buildCliEnv } from './cli-env.js';
 
 /** The tools the agent may use without asking (we run headless: nobody could answer). */
-export const BASE_ALLOWED_TOOLS = ['Read', 'Write', 'Edit', 'MultiEdit', 'Bash', 'Glob', 'Grep', 'WebSearch', 'WebFetch'];
+export const BASE_ALLOWED_TOOLS = [
+  'Read',
+  'Write',
+  'Edit',
+  'MultiEdit',
+  'Bash',
+  'Glob',
+  'Grep',
+  'WebSearch',
+  'WebFetch',
+];
 const STDERR_TAIL_CHARS = 4_000;
 
 export interface ClaudeSessionOptions {
@@ -38,7 +48,10 @@ export interface ClaudeSessionOptions {
    * The platform's own in-process MCP servers (the `sessions` tools) and the tools they add to
    * the allowed list. A workspace server of the same name gives way to them.
    */
-  platformServers?: { servers: Record<string, McpSdkServerConfigWithInstance>; allowedTools: string[] };
+  platformServers?: {
+    servers: Record<string, McpSdkServerConfigWithInstance>;
+    allowedTools: string[];
+  };
   /** Extra SDK options merged over the defaults. */
   extraOptions?: Partial<Options>;
 }
@@ -62,17 +75,27 @@ export class ClaudeSession {
   private buildOptions(): Options {
     const { config, prepared, platformServers } = this.opts;
     for (const name of Object.keys(platformServers?.servers ?? {}))
-      if (name in prepared.mcpServers) this.log.warn(`the workspace's MCP server "${name}" is replaced by the platform's own`);
+      if (name in prepared.mcpServers)
+        this.log.warn(`the workspace's MCP server "${name}" is replaced by the platform's own`);
     const options: Options = {
       cwd: prepared.cwd,
       additionalDirectories: prepared.additionalDirectories,
       permissionMode: 'acceptEdits',
-      allowedTools: [...BASE_ALLOWED_TOOLS, ...prepared.extraAllowedTools, ...(platformServers?.allowedTools ?? [])],
+      allowedTools: [
+        ...BASE_ALLOWED_TOOLS,
+        ...prepared.extraAllowedTools,
+        ...(platformServers?.allowedTools ?? []),
+      ],
       includePartialMessages: true,
       // Not snapshotted: by default the CLI records the first system prompt and replays it on
       // every resume, so a workflow switched in mid-session (a new CLI process resuming the same
       // conversation) would keep the old workflow's prompt and directories.
-      systemPrompt: { type: 'preset', preset: 'claude_code', append: prepared.systemPromptAppend, snapshot: false },
+      systemPrompt: {
+        type: 'preset',
+        preset: 'claude_code',
+        append: prepared.systemPromptAppend,
+        snapshot: false,
+      },
       // Project settings bring a repo's or workflow's .claude/ agents and commands.
       settingSources: ['project'],
       mcpServers: { ...prepared.mcpServers, ...platformServers?.servers },
@@ -94,7 +117,9 @@ export class ClaudeSession {
           this.stderrTail = (this.stderrTail + chunk).slice(-STDERR_TAIL_CHARS);
           if (this.log.isDebug()) this.log.debug(chunk.trimEnd());
         });
-        spawnOpts.signal?.addEventListener('abort', () => this.signalGroup('SIGKILL'), { once: true });
+        spawnOpts.signal?.addEventListener('abort', () => this.signalGroup('SIGKILL'), {
+          once: true,
+        });
         return child;
       },
       ...this.opts.extraOptions,

@@ -12,7 +12,10 @@ export function cliStateDir(config: Readonly<RunnerConfig>): string {
   return path.join(config.workspace.stateDir, '.claude');
 }
 
-export function buildCliEnv(config: Readonly<RunnerConfig>, prepared: PreparedWorkspace): Record<string, string> {
+export function buildCliEnv(
+  config: Readonly<RunnerConfig>,
+  prepared: PreparedWorkspace,
+): Record<string, string> {
   const env: Record<string, string> = { ...config.runtime.passthroughEnv };
   env.CLAUDE_CONFIG_DIR = cliStateDir(config);
   // Not a secret, and useful to the agent; it also tags the CLI and every command it runs, so a
@@ -36,7 +39,8 @@ export function buildCliEnv(config: Readonly<RunnerConfig>, prepared: PreparedWo
     if (model.anthropicBaseUrl) env.ANTHROPIC_BASE_URL = model.anthropicBaseUrl;
   }
   if (model.maxTokens) env.CLAUDE_CODE_MAX_OUTPUT_TOKENS = String(model.maxTokens);
-  if (config.runtime.cliMaxRetries !== undefined) env.CLAUDE_CODE_MAX_RETRIES = String(config.runtime.cliMaxRetries);
+  if (config.runtime.cliMaxRetries !== undefined)
+    env.CLAUDE_CODE_MAX_RETRIES = String(config.runtime.cliMaxRetries);
   Object.assign(env, prepared.cliEnv);
   return env;
 }

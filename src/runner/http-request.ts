@@ -22,7 +22,11 @@ export interface HttpRequestOptions {
   timeoutMs: number;
 }
 
-export function httpRequest(method: string, url: string, opts: HttpRequestOptions): Promise<HttpAnswer> {
+export function httpRequest(
+  method: string,
+  url: string,
+  opts: HttpRequestOptions,
+): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     let target: URL;
     try {
@@ -31,7 +35,8 @@ export function httpRequest(method: string, url: string, opts: HttpRequestOption
       reject(new Error('not a valid URL'));
       return;
     }
-    const client = target.protocol === 'https:' ? https : target.protocol === 'http:' ? http : undefined;
+    const client =
+      target.protocol === 'https:' ? https : target.protocol === 'http:' ? http : undefined;
     if (!client) {
       reject(new Error(`unsupported protocol ${target.protocol} (use http or https)`));
       return;
@@ -55,7 +60,10 @@ export function httpRequest(method: string, url: string, opts: HttpRequestOption
       });
       res.on('error', (e) => settle(() => reject(e)));
     });
-    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    const timer = setTimeout(
+      () => req.destroy(new Error(`no answer within ${opts.timeoutMs} ms`)),
+      opts.timeoutMs,
+    );
     req.on('error', (e) => settle(() => reject(e)));
     req.end(opts.body);
   });

@@ -3,9 +3,14 @@
  * runs the session and exits with a code that says how it went:
  *   0 completed · 1 failed · 2 invalid configuration · 124 timed out · 130 SIGINT · 143 SIGTERM.
  */
-import { loadReportingTarget, loadRunnerConfig, type RunnerConfig } from '../config/runner-config.js';
+import {
+  loadReportingTarget,
+  loadRunnerConfig,
+  type RunnerConfig,
+} from '../config/runner-config.js';
 import { ConfigError, describeError } from '../errors.js';
 import { createLogger, type Logger } from '../observability/logger.js';
+import { DeferredTracer } from '../observability/deferred-tracer.js';
 import { Redactor } from '../observability/redact.js';
 import { noopTracer, type Tracer } from '../observability/tracing.js';
 import { createWorkspaceManager } from '../workspace/manager.js';
@@ -37,6 +42,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 export async function runWithConfig(config: Readonly<RunnerConfig>): Promise<number> {
+  const startedAt = new Date();
   const redactor = new Redactor(config.secrets);
   const logger = createLogger({ level: config.runtime.logLevel, redactor });
   for (const w of config.warnings) logger.warn(w);
@@ -60,22 +66,32 @@ export async function runWithConfig(config: Readonly<RunnerConfig>): Promise<num
     redactor,
   });
   socket.start();
-  for (const w of config.warnings) socket.send({ type: 'system.message', payload: { message: w, level: 'warn' } });
-  const tracer = await createTracerFor(config, logger, redactor);
+  for (const w of config.warnings)
+    socket.send({ type: 'system.message', payload: { message: w, level: 'warn' } });
+  // Tracing loads while the CLI starts, not before (src/observability/deferred-tracer.ts).
+  const tracer = config.langfuse.enabled
+    ? new DeferredTracer(() => createTracerFor(config, logger, redactor, startedAt))
+    : noopTracer;
   const workspace = createWorkspaceManager({
     config,
     logger,
     redactor,
     backend,
     progress: (message, level = 'info', data) =>
-      socket.send({ type: 'system.message', payload: { message, level, event: 'workspace.progress', ...(data ? { data } : {}) } }),
+      socket.send({
+        type: 'system.message',
+        payload: { message, level, event: 'workspace.progress', ...(data ? { data } : {}) },
+      }),
   });
   runner = new SessionRunner({ config, logger, redactor, socket, backend, workspace, tracer });
 
   const onSignal = (signal: 'SIGTERM' | 'SIGINT') => () => {
     runner?.stop({
       phase: 'Stopped',
-      message: signal === 'SIGTERM' ? 'Stopped: the runner received SIGTERM' : 'Stopped: interrupted (SIGINT)',
+      message:
+        signal === 'SIGTERM'
+          ? 'Stopped: the runner received SIGTERM'
+          : 'Stopped: interrupted (SIGINT)',
       exitCode: signal === 'SIGTERM' ? EXIT_CODES.sigterm : EXIT_CODES.sigint,
     });
   };
@@ -97,13 +113,23 @@ export async function runWithConfig(config: Readonly<RunnerConfig>): Promise<num
   }
 }
 
-async function createTracerFor(config: Readonly<RunnerConfig>, logger: Logger, redactor: Redactor): Promise<Tracer> {
+async function createTracerFor(
+  config: Readonly<RunnerConfig>,
+  logger: Logger,
+  redactor: Redactor,
+  startedAt: Date,
+): Promise<Tracer> {
   if (!config.langfuse.enabled) return noopTracer;
   try {
     const mod = (await import('../observability/langfuse/index.js')) as {
-      createTracer: (deps: { config: Readonly<RunnerConfig>; logger: Logger; redactor: Redactor }) => Tracer | Promise<Tracer>;
+      createTracer: (deps: {
+        config: Readonly<RunnerConfig>;
+        logger: Logger;
+        redactor: Redactor;
+        startedAt?: Date;
+      }) => Tracer | Promise<Tracer>;
     };
-    return await mod.createTracer({ config, logger, redactor });
+    return await mod.createTracer({ config, logger, redactor, startedAt });
   } catch (e) {
     logger.warn(`Langfuse tracing is off: ${describeError(e)}`);
     return noopTracer;
@@ -114,7 +140,10 @@ async function createTracerFor(config: Readonly<RunnerConfig>, logger: Logger, r
  * The run cannot start, but the platform must learn why: the problems go to stderr, to the socket
  * (when WEBSOCKET_URL is usable) and to the status (when the API is reachable). Bounded in time.
  */
-async function reportConfigFailure(env: Readonly<Record<string, string | undefined>>, error: ConfigError): Promise<void> {
+async function reportConfigFailure(
+  env: Readonly<Record<string, string | undefined>>,
+  error: ConfigError,
+): Promise<void> {
   const target = loadReportingTarget(env);
   const redactor = new Redactor(target.secrets);
   const logger = createLogger({ level: 'warn', redactor });
@@ -134,7 +163,15 @@ async function reportConfigFailure(env: Readonly<Record<string, string | undefin
       onCommand: () => undefined,
     });
     socket.start();
-    socket.send({ type: 'system.message', payload: { message, level: 'error', event: 'session.failed', data: { problems: error.problems.map((p) => redactor.redact(p)) } } });
+    socket.send({
+      type: 'system.message',
+      payload: {
+        message,
+        level: 'error',
+        event: 'session.failed',
+        data: { problems: error.problems.map((p) => redactor.redact(p)) },
+      },
+    });
     tasks.push(socket.flush(deadline - Date.now()));
   }
   if (target.apiUrl && target.sessionName) {
@@ -147,7 +184,12 @@ async function reportConfigFailure(env: Readonly<Record<string, string | undefin
       redactor,
       timeoutMs: 3_000,
     });
-    tasks.push(backend.putStatusReliably({ phase: 'Failed', completionTime: new Date().toISOString(), message }, deadline));
+    tasks.push(
+      backend.putStatusReliably(
+        { phase: 'Failed', completionTime: new Date().toISOString(), message },
+        deadline,
+      ),
+    );
   }
   await Promise.allSettled(tasks);
   await socket?.close();

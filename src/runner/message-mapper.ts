@@ -49,10 +49,19 @@ export class MessageMapper {
       case 'stream_event':
         return this.streamEvent(msg as unknown as StreamEventMessage);
       case 'result':
-        return [{ type: 'agent.message', payload: { type: 'result.message', payload: resultSummary(msg) } }];
+        return [
+          {
+            type: 'agent.message',
+            payload: { type: 'result.message', payload: resultSummary(msg) },
+          },
+        ];
       case 'system':
         // The CLI repeats init at every turn; the platform needs it once per CLI session.
-        if (msg.subtype === 'init' && msg.session_id !== this.initSession && (this.initSession = msg.session_id))
+        if (
+          msg.subtype === 'init' &&
+          msg.session_id !== this.initSession &&
+          (this.initSession = msg.session_id)
+        )
           return [
             {
               type: 'system.message',
@@ -60,7 +69,12 @@ export class MessageMapper {
                 message: `Claude Code ready (model ${msg.model}, ${msg.tools.length} tools)`,
                 level: 'debug',
                 event: 'cli.init',
-                data: { model: msg.model, cwd: msg.cwd, tools: msg.tools, claude_code_version: msg.claude_code_version },
+                data: {
+                  model: msg.model,
+                  cwd: msg.cwd,
+                  tools: msg.tools,
+                  claude_code_version: msg.claude_code_version,
+                },
               },
             },
           ];
@@ -97,17 +111,45 @@ export class MessageMapper {
     const nest = this.nesting(parent);
     for (const block of content) {
       if (block.type === 'text' && typeof block.text === 'string' && block.text !== '') {
-        out.push({ type: 'agent.message', payload: { type: 'agent_message', content: { type: 'text_block', text: block.text }, ...nest } });
-      } else if (block.type === 'tool_use' && typeof block.id === 'string' && typeof block.name === 'string') {
+        out.push({
+          type: 'agent.message',
+          payload: {
+            type: 'agent_message',
+            content: { type: 'text_block', text: block.text },
+            ...nest,
+          },
+        });
+      } else if (
+        block.type === 'tool_use' &&
+        typeof block.id === 'string' &&
+        typeof block.name === 'string'
+      ) {
         if (SUBAGENT_TOOLS.has(block.name)) {
-          const input = block.input as { subagent_type?: unknown; description?: unknown } | undefined;
-          const name = typeof input?.subagent_type === 'string' ? input.subagent_type : 'general-purpose';
+          const input = block.input as
+            { subagent_type?: unknown; description?: unknown } | undefined;
+          const name =
+            typeof input?.subagent_type === 'string' ? input.subagent_type : 'general-purpose';
           this.subAgentNames.set(block.id, name);
         }
         this.rememberCaller(block.id, parent);
-        out.push({ type: 'agent.message', payload: { tool: block.name, input: block.input ?? {}, id: block.id, ...nest } });
-      } else if (block.type === 'thinking' && typeof block.thinking === 'string' && block.thinking !== '') {
-        out.push({ type: 'system.message', payload: { message: block.thinking, level: 'debug', event: 'thinking', ...(parent ? { data: nest } : {}) } });
+        out.push({
+          type: 'agent.message',
+          payload: { tool: block.name, input: block.input ?? {}, id: block.id, ...nest },
+        });
+      } else if (
+        block.type === 'thinking' &&
+        typeof block.thinking === 'string' &&
+        block.thinking !== ''
+      ) {
+        out.push({
+          type: 'system.message',
+          payload: {
+            message: block.thinking,
+            level: 'debug',
+            event: 'thinking',
+            ...(parent ? { data: nest } : {}),
+          },
+        });
       }
     }
     return out;
@@ -122,7 +164,11 @@ export class MessageMapper {
       out.push({
         type: 'agent.message',
         payload: {
-          tool_result: { tool_use_id: block.tool_use_id, content: capContent(block.content), is_error: block.is_error === true },
+          tool_result: {
+            tool_use_id: block.tool_use_id,
+            content: capContent(block.content),
+            is_error: block.is_error === true,
+          },
           ...nest,
         },
       });
@@ -135,10 +181,18 @@ export class MessageMapper {
     const messageId = msg.api_message_id ?? msg.event.message?.id ?? 'message';
     const key = `${messageId}:${ev.index ?? 0}`;
     if (ev.type === 'content_block_start' && ev.content_block?.type === 'text') {
-      this.streams.set(key, { redactor: this.redactor.stream(), pieces: 0, parent: msg.parent_tool_use_id ?? null });
+      this.streams.set(key, {
+        redactor: this.redactor.stream(),
+        pieces: 0,
+        parent: msg.parent_tool_use_id ?? null,
+      });
       return [];
     }
-    if (ev.type === 'content_block_delta' && ev.delta?.type === 'text_delta' && typeof ev.delta.text === 'string') {
+    if (
+      ev.type === 'content_block_delta' &&
+      ev.delta?.type === 'text_delta' &&
+      typeof ev.delta.text === 'string'
+    ) {
       const s = this.streams.get(key);
       if (!s) return [];
       return this.piece(key, s, s.redactor.push(ev.delta.text), false);
@@ -169,8 +223,14 @@ export class MessageMapper {
 
 /** The contract's result summary, from an SDK result message. */
 export function resultSummary(msg: Extract<SDKMessage, { type: 'result' }>): ResultSummary {
-  const errors = 'errors' in msg && Array.isArray(msg.errors) ? (msg.errors as unknown[]).map(String) : [];
-  const result = 'result' in msg && typeof msg.result === 'string' ? msg.result : errors.length ? errors.join('; ') : null;
+  const errors =
+    'errors' in msg && Array.isArray(msg.errors) ? (msg.errors as unknown[]).map(String) : [];
+  const result =
+    'result' in msg && typeof msg.result === 'string'
+      ? msg.result
+      : errors.length
+        ? errors.join('; ')
+        : null;
   return {
     subtype: msg.subtype,
     duration_ms: msg.duration_ms,
@@ -188,7 +248,10 @@ function capContent(content: unknown): unknown {
   if (typeof content === 'string') return capText(content);
   if (Array.isArray(content))
     return content.map((b: unknown) =>
-      b && typeof b === 'object' && (b as Block).type === 'text' && typeof (b as Block).text === 'string'
+      b &&
+      typeof b === 'object' &&
+      (b as Block).type === 'text' &&
+      typeof (b as Block).text === 'string'
         ? { ...(b as object), text: capText((b as Block).text as string) }
         : b,
     );

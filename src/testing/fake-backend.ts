@@ -60,7 +60,10 @@ export class FakeBackend {
     const fb = new FakeBackend(server, wss, opts);
     server.on('request', (req, res) => fb.onRequest(req, res));
     server.on('upgrade', (req, sock, head) => {
-      if (fb.refuseSockets || (opts.botToken && req.headers.authorization !== `Bearer ${opts.botToken}`)) {
+      if (
+        fb.refuseSockets ||
+        (opts.botToken && req.headers.authorization !== `Bearer ${opts.botToken}`)
+      ) {
         sock.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
         return;
       }
@@ -124,7 +127,11 @@ export class FakeBackend {
     this.failStatus = n;
   }
 
-  async waitFor<T>(probe: () => T | undefined | false, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  async waitFor<T>(
+    probe: () => T | undefined | false,
+    timeoutMs = 20_000,
+    what = 'condition',
+  ): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const v = probe();
@@ -140,7 +147,11 @@ export class FakeBackend {
     }
   }
 
-  waitForFrame(pred: (f: RecordedFrame) => boolean, timeoutMs?: number, what = 'frame'): Promise<RecordedFrame> {
+  waitForFrame(
+    pred: (f: RecordedFrame) => boolean,
+    timeoutMs?: number,
+    what = 'frame',
+  ): Promise<RecordedFrame> {
     return this.waitFor(() => this.frames.find(pred), timeoutMs, what);
   }
 
@@ -160,7 +171,8 @@ export class FakeBackend {
     this.connections.push(authorization ? { authorization } : {});
     if (this.socket) this.socket.terminate();
     this.socket = ws;
-    if (this.opts.ack !== false) ws.send(JSON.stringify({ type: 'ack', payload: { seq: this.lastContiguous() } }));
+    if (this.opts.ack !== false)
+      ws.send(JSON.stringify({ type: 'ack', payload: { seq: this.lastContiguous() } }));
     ws.on('message', (data) => {
       const text = data.toString();
       this.rawFrames.push(text);
@@ -175,7 +187,8 @@ export class FakeBackend {
         this.seen.add(f.seq);
         this.frames.push(f);
       }
-      if (this.opts.ack !== false && ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'ack', payload: { seq: this.lastContiguous() } }));
+      if (this.opts.ack !== false && ws.readyState === ws.OPEN)
+        ws.send(JSON.stringify({ type: 'ack', payload: { seq: this.lastContiguous() } }));
       this.notify();
     });
     ws.on('close', () => {
@@ -202,12 +215,18 @@ export class FakeBackend {
         parsed = body;
       }
       const path = req.url ?? '';
-      this.calls.push({ method: req.method ?? '', path, body: parsed, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+      this.calls.push({
+        method: req.method ?? '',
+        path,
+        body: parsed,
+        ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+      });
       const json = (status: number, v: unknown) => {
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(v));
       };
-      if (this.opts.botToken && req.headers.authorization !== `Bearer ${this.opts.botToken}`) return json(401, { error: 'unauthorized' });
+      if (this.opts.botToken && req.headers.authorization !== `Bearer ${this.opts.botToken}`)
+        return json(401, { error: 'unauthorized' });
       if (req.method === 'PUT' && path.endsWith('/status')) {
         if (this.failStatus > 0) {
           this.failStatus--;
@@ -227,7 +246,8 @@ export class FakeBackend {
         this.notify();
         return json(200, { ok: true });
       }
-      if (req.method === 'POST' && path.endsWith('/github/token')) return json(404, { error: 'no token' });
+      if (req.method === 'POST' && path.endsWith('/github/token'))
+        return json(404, { error: 'no token' });
       json(404, { error: 'not found' });
     });
   }

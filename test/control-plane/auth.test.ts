@@ -3,7 +3,12 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync }
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Auth, loadUserToken, requireSessionAccess, type Principal } from '../../src/control-plane/auth.js';
+import {
+  Auth,
+  loadUserToken,
+  requireSessionAccess,
+  type Principal,
+} from '../../src/control-plane/auth.js';
 import { RequestError } from '../../src/errors.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ccr-auth-'));
@@ -23,7 +28,10 @@ describe('user token', () => {
 
   it('a configured token wins and is not written; a loose token file is tightened', () => {
     const d = mkdtempSync(path.join(dir, 'c-'));
-    assert.deepEqual(loadUserToken(d, { token: 'configured-token-123', source: 'env' }), { token: 'configured-token-123', source: 'env' });
+    assert.deepEqual(loadUserToken(d, { token: 'configured-token-123', source: 'env' }), {
+      token: 'configured-token-123',
+      source: 'env',
+    });
     assert.throws(() => statSync(path.join(d, 'token')));
     writeFileSync(path.join(d, 'token'), 'existing-token-abcdef\n');
     chmodSync(path.join(d, 'token'), 0o644);
@@ -54,8 +62,10 @@ describe('Auth', () => {
   it('runner tokens: own session only (and reading its parent); never management', () => {
     const runner: Principal = { kind: 'runner', session: 'session-a', run: 1 };
     const user: Principal = { kind: 'user' };
-    for (const action of ['read', 'socket', 'status', 'annotate', 'git-token'] as const) requireSessionAccess(runner, 'session-a', action);
-    for (const action of ['read', 'manage', 'status', 'socket', 'git-token'] as const) requireSessionAccess(user, 'session-x', action);
+    for (const action of ['read', 'socket', 'status', 'annotate', 'git-token'] as const)
+      requireSessionAccess(runner, 'session-a', action);
+    for (const action of ['read', 'manage', 'status', 'socket', 'git-token'] as const)
+      requireSessionAccess(user, 'session-x', action);
     const status = (f: () => void) => {
       try {
         f();
@@ -64,10 +74,25 @@ describe('Auth', () => {
         return (e as RequestError).status;
       }
     };
-    assert.equal(status(() => requireSessionAccess(runner, 'session-a', 'manage')), 403);
-    assert.equal(status(() => requireSessionAccess(runner, 'session-b', 'status')), 403);
-    assert.equal(status(() => requireSessionAccess(runner, 'session-b', 'read')), 403);
-    assert.equal(status(() => requireSessionAccess(runner, 'session-p', 'read', 'session-p')), 0);
-    assert.equal(status(() => requireSessionAccess(runner, 'session-p', 'status', 'session-p')), 403);
+    assert.equal(
+      status(() => requireSessionAccess(runner, 'session-a', 'manage')),
+      403,
+    );
+    assert.equal(
+      status(() => requireSessionAccess(runner, 'session-b', 'status')),
+      403,
+    );
+    assert.equal(
+      status(() => requireSessionAccess(runner, 'session-b', 'read')),
+      403,
+    );
+    assert.equal(
+      status(() => requireSessionAccess(runner, 'session-p', 'read', 'session-p')),
+      0,
+    );
+    assert.equal(
+      status(() => requireSessionAccess(runner, 'session-p', 'status', 'session-p')),
+      403,
+    );
   });
 });

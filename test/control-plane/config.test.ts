@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/errors.js';
-import { inheritedRunnerEnv, loadServeConfig, splitCommand } from '../../src/config/serve-config.js';
+import {
+  inheritedRunnerEnv,
+  loadServeConfig,
+  splitCommand,
+} from '../../src/config/serve-config.js';
 
 function load(argv: string[], env: Record<string, string> = {}) {
   const r = loadServeConfig(argv, env, '/base');
@@ -24,11 +28,23 @@ describe('serve configuration', () => {
   });
 
   it('flags win over variables; both forms of flags', () => {
-    const c = load(['--port=9000', '--data-dir', 'd', '--max-concurrent', '2', '--grace-ms', '50', '--keep-runners'], {
-      CLAUDE_RUNNER_PORT: '7000',
-      CLAUDE_RUNNER_API_TOKEN: 'from-env-token-123456',
-      CLAUDE_RUNNER_MAX_CONCURRENT: '9',
-    });
+    const c = load(
+      [
+        '--port=9000',
+        '--data-dir',
+        'd',
+        '--max-concurrent',
+        '2',
+        '--grace-ms',
+        '50',
+        '--keep-runners',
+      ],
+      {
+        CLAUDE_RUNNER_PORT: '7000',
+        CLAUDE_RUNNER_API_TOKEN: 'from-env-token-123456',
+        CLAUDE_RUNNER_MAX_CONCURRENT: '9',
+      },
+    );
     assert.equal(c.port, 9000);
     assert.equal(c.dataDir, '/base/d');
     assert.equal(c.maxConcurrent, 2);
@@ -41,12 +57,32 @@ describe('serve configuration', () => {
 
   it('reports every problem at once', () => {
     try {
-      load(['--port', 'x', '--bogus', '--max-concurrent=0', '--token', 'sh0rt', '--runner-command', '"unbalanced'], { LOG_LEVEL: 'loud' });
+      load(
+        [
+          '--port',
+          'x',
+          '--bogus',
+          '--max-concurrent=0',
+          '--token',
+          'sh0rt',
+          '--runner-command',
+          '"unbalanced',
+        ],
+        { LOG_LEVEL: 'loud' },
+      );
       assert.fail('no error');
     } catch (e) {
       assert.ok(e instanceof ConfigError);
       const text = e.problems.join('\n');
-      for (const needle of ['--port', '--bogus', '--max-concurrent', '--token', '--runner-command', 'LOG_LEVEL']) assert.match(text, new RegExp(needle));
+      for (const needle of [
+        '--port',
+        '--bogus',
+        '--max-concurrent',
+        '--token',
+        '--runner-command',
+        'LOG_LEVEL',
+      ])
+        assert.match(text, new RegExp(needle));
       assert.doesNotMatch(e.message, /sh0rt/, 'the token value is not echoed');
     }
   });
@@ -56,12 +92,22 @@ describe('serve configuration', () => {
   });
 
   it('runner command lines split like a shell would', () => {
-    assert.deepEqual(splitCommand(`node "my dir/runner.js" --x 'a b' c\\ d`), ['node', 'my dir/runner.js', '--x', 'a b', 'c d']);
+    assert.deepEqual(splitCommand(`node "my dir/runner.js" --x 'a b' c\\ d`), [
+      'node',
+      'my dir/runner.js',
+      '--x',
+      'a b',
+      'c d',
+    ]);
     assert.equal(splitCommand('"open'), undefined);
-    assert.deepEqual(load(['--runner-command', 'python3 -m runner']).runnerCommand, ['python3', '-m', 'runner']);
+    assert.deepEqual(load(['--runner-command', 'python3 -m runner']).runnerCommand, [
+      'python3',
+      '-m',
+      'runner',
+    ]);
   });
 
-  it('runners inherit model settings and tuning, not serve\'s own secrets or unrelated variables', () => {
+  it("runners inherit model settings and tuning, not serve's own secrets or unrelated variables", () => {
     const env = inheritedRunnerEnv({
       ANTHROPIC_API_KEY: 'k',
       ANTHROPIC_BASE_URL: 'http://m',
@@ -75,7 +121,15 @@ describe('serve configuration', () => {
       AWS_SECRET_ACCESS_KEY: 'aws',
       EMPTY: '',
     });
-    assert.deepEqual(Object.keys(env).sort(), ['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'CLAUDE_CODE_USE_VERTEX', 'CLOUD_ML_REGION', 'LOG_LEVEL', 'PATH', 'VERTEX_PROJECT_ID']);
+    assert.deepEqual(Object.keys(env).sort(), [
+      'ANTHROPIC_API_KEY',
+      'ANTHROPIC_BASE_URL',
+      'CLAUDE_CODE_USE_VERTEX',
+      'CLOUD_ML_REGION',
+      'LOG_LEVEL',
+      'PATH',
+      'VERTEX_PROJECT_ID',
+    ]);
   });
 
   it('a wildcard listen address is advertised to runners as loopback', () => {

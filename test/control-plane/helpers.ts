@@ -38,12 +38,26 @@ export async function waitFor<T>(
 }
 
 export interface SessionJson {
-  metadata: { name: string; namespace: string; annotations: Record<string, string>; labels: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace: string;
+    annotations: Record<string, string>;
+    labels: Record<string, string>;
+  };
   spec: Record<string, unknown> & { environmentVariables?: Record<string, string> };
-  status: { phase: string; message?: string; exitCode?: number | null; run: number; result?: string | null } & Record<string, unknown>;
+  status: {
+    phase: string;
+    message?: string;
+    exitCode?: number | null;
+    run: number;
+    result?: string | null;
+  } & Record<string, unknown>;
 }
 
-export async function createSession(serve: ServeHandle, body: Record<string, unknown>): Promise<SessionJson> {
+export async function createSession(
+  serve: ServeHandle,
+  body: Record<string, unknown>,
+): Promise<SessionJson> {
   const res = await serve.api('POST', `/projects/${PROJECT}/agentic-sessions`, body);
   if (res.status !== 201) throw new Error(`create answered ${res.status}: ${res.text}`);
   return res.json as SessionJson;
@@ -57,7 +71,12 @@ export async function getSession(serve: ServeHandle, name: string): Promise<Sess
 
 export const TERMINAL = ['Completed', 'Failed', 'Stopped', 'Error'];
 
-export function waitForPhase(serve: ServeHandle, name: string, phases: string[], timeoutMs = 30_000): Promise<SessionJson> {
+export function waitForPhase(
+  serve: ServeHandle,
+  name: string,
+  phases: string[],
+  timeoutMs = 30_000,
+): Promise<SessionJson> {
   return waitFor(
     async () => {
       const s = await getSession(serve, name);
@@ -75,14 +94,21 @@ export interface Entry {
   runSeq?: number;
   type: string;
   sessionId: string;
-  payload: Record<string, unknown> & { message?: string; event?: string; data?: Record<string, unknown> };
+  payload: Record<string, unknown> & {
+    message?: string;
+    event?: string;
+    data?: Record<string, unknown>;
+  };
 }
 
 export async function history(serve: ServeHandle, name: string, afterSeq = 0): Promise<Entry[]> {
   const out: Entry[] = [];
   let after = afterSeq;
   for (;;) {
-    const res = await serve.api('GET', `/projects/${PROJECT}/sessions/${name}/messages?after_seq=${after}&limit=1000`);
+    const res = await serve.api(
+      'GET',
+      `/projects/${PROJECT}/sessions/${name}/messages?after_seq=${after}&limit=1000`,
+    );
     if (res.status !== 200) throw new Error(`history answered ${res.status}: ${res.text}`);
     const page = res.json as { items: Entry[]; lastSeq: number; hasMore: boolean };
     out.push(...page.items);
@@ -92,7 +118,9 @@ export async function history(serve: ServeHandle, name: string, afterSeq = 0): P
 }
 
 export function phasesOf(entries: Entry[]): string[] {
-  return entries.filter((e) => e.payload.event === 'phase.changed').map((e) => String(e.payload.data?.phase));
+  return entries
+    .filter((e) => e.payload.event === 'phase.changed')
+    .map((e) => String(e.payload.data?.phase));
 }
 
 export interface WatcherClient {
@@ -105,13 +133,20 @@ export interface WatcherClient {
   send(cmd: unknown): void;
 }
 
-export function watch(serve: ServeHandle, name: string, opts: { afterSeq?: number; token?: string; queryToken?: boolean } = {}): WatcherClient {
+export function watch(
+  serve: ServeHandle,
+  name: string,
+  opts: { afterSeq?: number; token?: string; queryToken?: boolean } = {},
+): WatcherClient {
   const token = opts.token ?? serve.token;
   const q = new URLSearchParams();
   if (opts.afterSeq !== undefined) q.set('after_seq', String(opts.afterSeq));
   if (opts.queryToken) q.set('token', token);
   const url = `${serve.url.replace(/^http/, 'ws')}/api/projects/${PROJECT}/sessions/${name}/ws${q.size ? `?${q}` : ''}`;
-  const ws = new WebSocket(url, opts.queryToken ? {} : { headers: { authorization: `Bearer ${token}` } });
+  const ws = new WebSocket(
+    url,
+    opts.queryToken ? {} : { headers: { authorization: `Bearer ${token}` } },
+  );
   const frames: Entry[] = [];
   const notices: WatcherClient['notices'] = [];
   ws.on('message', (data) => {
@@ -121,7 +156,9 @@ export function watch(serve: ServeHandle, name: string, opts: { afterSeq?: numbe
   });
   const opened = new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`socket refused: HTTP ${res.statusCode}`)));
+    ws.once('unexpected-response', (_req, res) =>
+      reject(new Error(`socket refused: HTTP ${res.statusCode}`)),
+    );
     ws.once('error', reject);
   });
   opened.catch(() => undefined);

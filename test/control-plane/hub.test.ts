@@ -23,7 +23,8 @@ import {
 } from './helpers.js';
 
 const S = `/projects/${PROJECT}/agentic-sessions`;
-const ended = (w: WatcherClient, phase = 'Completed') => w.frames.some((f) => f.payload.event === 'phase.changed' && f.payload.data?.phase === phase);
+const ended = (w: WatcherClient, phase = 'Completed') =>
+  w.frames.some((f) => f.payload.event === 'phase.changed' && f.payload.data?.phase === phase);
 
 function socketUrl(serve: ServeHandle, name: string, query = ''): string {
   return `${serve.url.replace(/^http/, 'ws')}/api/projects/${PROJECT}/sessions/${name}/ws${query}`;
@@ -31,7 +32,9 @@ function socketUrl(serve: ServeHandle, name: string, query = ''): string {
 
 /** A raw client playing the runner. */
 function runnerSocket(serve: ServeHandle, name: string, token: string) {
-  const ws = new WebSocket(socketUrl(serve, name), { headers: { authorization: `Bearer ${token}` } });
+  const ws = new WebSocket(socketUrl(serve, name), {
+    headers: { authorization: `Bearer ${token}` },
+  });
   const received: { type: string; payload: Record<string, unknown> }[] = [];
   ws.on('message', (d) => received.push(JSON.parse(d.toString()) as (typeof received)[number]));
   const opened = new Promise<void>((resolve, reject) => {
@@ -41,12 +44,23 @@ function runnerSocket(serve: ServeHandle, name: string, token: string) {
   });
   opened.catch(() => undefined);
   const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
-  const frame = (seq: number, type = 'agent.running', payload: unknown = {}) => JSON.stringify({ seq, type, timestamp: new Date().toISOString(), payload });
-  return { ws, received, opened, closed, frame, acks: () => received.filter((m) => m.type === 'ack').map((m) => Number(m.payload.seq)) };
+  const frame = (seq: number, type = 'agent.running', payload: unknown = {}) =>
+    JSON.stringify({ seq, type, timestamp: new Date().toISOString(), payload });
+  return {
+    ws,
+    received,
+    opened,
+    closed,
+    frame,
+    acks: () => received.filter((m) => m.type === 'ack').map((m) => Number(m.payload.seq)),
+  };
 }
 
 async function idleSession(serve: ServeHandle): Promise<{ name: string; botToken: string }> {
-  const s = await createSession(serve, { prompt: 'idle', environmentVariables: { FAKE_MODE: 'idle' } });
+  const s = await createSession(serve, {
+    prompt: 'idle',
+    environmentVariables: { FAKE_MODE: 'idle' },
+  });
   const env = await waitFor(() => {
     try {
       return readWorkspaceJson(serve, s.metadata.name, 'env.json') as Record<string, string>;
@@ -69,12 +83,20 @@ describe('hub: fan-out and history', () => {
   });
 
   it('two watchers receive identical streams; a late watcher with after_seq misses nothing', async () => {
-    const s = await createSession(serve, { prompt: 'p', environmentVariables: { FAKE_MODE: 'trickle', FAKE_FRAMES: '40', FAKE_INTERVAL_MS: '10' } });
+    const s = await createSession(serve, {
+      prompt: 'p',
+      environmentVariables: { FAKE_MODE: 'trickle', FAKE_FRAMES: '40', FAKE_INTERVAL_MS: '10' },
+    });
     const name = s.metadata.name;
     const a = watch(serve, name);
     const b = watch(serve, name, { queryToken: true });
     await Promise.all([a.opened, b.opened]);
-    const k = await waitFor(() => a.frames.filter((f) => f.type === 'agent.message').length >= 10 && a.frames[a.frames.length - 1]!.seq, 'some frames');
+    const k = await waitFor(
+      () =>
+        a.frames.filter((f) => f.type === 'agent.message').length >= 10 &&
+        a.frames[a.frames.length - 1]!.seq,
+      'some frames',
+    );
     const late = watch(serve, name, { afterSeq: k });
     await late.opened;
     await waitFor(() => ended(a) && ended(b) && ended(late), 'all three to see the end');
@@ -83,10 +105,17 @@ describe('hub: fan-out and history', () => {
     assert.ok(contiguous(a.frames), 'no gap, no repeat');
     assert.deepEqual(a.frames, all);
     assert.deepEqual(b.frames, a.frames);
-    assert.deepEqual(late.frames, a.frames.filter((f) => f.seq > k));
+    assert.deepEqual(
+      late.frames,
+      a.frames.filter((f) => f.seq > k),
+    );
     for (const f of a.frames) assert.equal(f.sessionId, name);
     const runnerFrames = a.frames.filter((f) => f.runSeq !== undefined);
-    assert.deepEqual(runnerFrames.map((f) => f.runSeq), runnerFrames.map((_f, i) => i + 1), 'runSeq is the runner\'s own 1…n');
+    assert.deepEqual(
+      runnerFrames.map((f) => f.runSeq),
+      runnerFrames.map((_f, i) => i + 1),
+      "runSeq is the runner's own 1…n",
+    );
     assert.ok(runnerFrames.every((f) => f.run === 1));
     for (const w of [a, b, late]) w.ws.close();
   });
@@ -100,7 +129,12 @@ describe('hub: fan-out and history', () => {
     await waitFor(() => r1.acks().length > 0, 'the greeting ack');
     assert.equal(r1.acks()[0], 0);
     r1.ws.send(r1.frame(1));
-    r1.ws.send(r1.frame(2, 'agent.message', { type: 'agent_message', content: { type: 'text_block', text: 'hi sk-ant-api03-abcdefghijklmnop' } }));
+    r1.ws.send(
+      r1.frame(2, 'agent.message', {
+        type: 'agent_message',
+        content: { type: 'text_block', text: 'hi sk-ant-api03-abcdefghijklmnop' },
+      }),
+    );
     r1.ws.send(r1.frame(2)); // a repeat
     r1.ws.send(JSON.stringify({ seq: 3, type: 'agent.message', payload: { nonsense: true } })); // invalid
     r1.ws.send('not json');
@@ -108,10 +142,20 @@ describe('hub: fan-out and history', () => {
     r1.ws.send(r1.frame(3, 'agent.waiting'));
     await waitFor(() => r1.acks().includes(3), 'ack 3');
     const h = (await history(serve, name)).filter((e) => e.runSeq !== undefined);
-    assert.deepEqual(h.map((e) => [e.runSeq, e.type]), [[1, 'agent.running'], [2, 'agent.message'], [3, 'agent.waiting']]);
+    assert.deepEqual(
+      h.map((e) => [e.runSeq, e.type]),
+      [
+        [1, 'agent.running'],
+        [2, 'agent.message'],
+        [3, 'agent.waiting'],
+      ],
+    );
     assert.doesNotMatch(JSON.stringify(h), /sk-ant-api03/, 'stored frames are redacted');
     await waitFor(() => watcher.frames.some((f) => f.runSeq === 3), 'the watcher to see frame 3');
-    assert.deepEqual(watcher.frames.filter((f) => f.runSeq).map((f) => f.runSeq), [1, 2, 3]);
+    assert.deepEqual(
+      watcher.frames.filter((f) => f.runSeq).map((f) => f.runSeq),
+      [1, 2, 3],
+    );
 
     // a second connection of the same run replaces the first and resumes after 3
     const r2 = runnerSocket(serve, name, botToken);
@@ -122,7 +166,10 @@ describe('hub: fan-out and history', () => {
     r2.ws.send(r2.frame(3)); // resent after reconnect: dropped
     r2.ws.send(r2.frame(4));
     await waitFor(() => r2.acks().includes(4), 'ack 4');
-    assert.deepEqual((await history(serve, name)).filter((e) => e.runSeq).map((e) => e.runSeq), [1, 2, 3, 4]);
+    assert.deepEqual(
+      (await history(serve, name)).filter((e) => e.runSeq).map((e) => e.runSeq),
+      [1, 2, 3, 4],
+    );
 
     // watcher commands reach the runner; pings are answered; bad commands get an error notice
     watcher.send({ type: 'user_message', payload: { content: 'hello runner' } });
@@ -130,11 +177,22 @@ describe('hub: fan-out and history', () => {
     watcher.send({ type: 'ping' });
     watcher.send({ type: 'ack', payload: { seq: 1 } });
     watcher.send({ type: 'bogus' });
-    await waitFor(() => r2.received.some((m) => m.type === 'interrupt'), 'the interrupt at the runner');
+    await waitFor(
+      () => r2.received.some((m) => m.type === 'interrupt'),
+      'the interrupt at the runner',
+    );
     const um = r2.received.find((m) => m.type === 'user_message')!;
     assert.equal(um.payload.content, 'hello runner');
-    await waitFor(() => watcher.notices.filter((n) => n.type === 'error').length === 2 && watcher.notices.some((n) => n.type === 'pong'), 'notices');
-    const userEntry = await waitFor(() => watcher.frames.find((f) => f.type === 'user_message'), 'the user message in the history');
+    await waitFor(
+      () =>
+        watcher.notices.filter((n) => n.type === 'error').length === 2 &&
+        watcher.notices.some((n) => n.type === 'pong'),
+      'notices',
+    );
+    const userEntry = await waitFor(
+      () => watcher.frames.find((f) => f.type === 'user_message'),
+      'the user message in the history',
+    );
     assert.equal(userEntry.payload.content, 'hello runner');
     assert.ok(userEntry.payload.from);
 
@@ -158,7 +216,10 @@ describe('hub: fan-out and history', () => {
     r3.ws.send(r3.frame(1));
     await waitFor(() => r3.acks().includes(1), 'ack of run 2');
     const run2 = (await history(serve, name)).filter((e) => e.run === 2 && e.runSeq !== undefined);
-    assert.deepEqual(run2.map((e) => e.runSeq), [1]);
+    assert.deepEqual(
+      run2.map((e) => e.runSeq),
+      [1],
+    );
     assert.ok(run2[0]!.seq > before);
     // the old run's token no longer opens anything
     const stale = runnerSocket(serve, name, botToken);
@@ -168,12 +229,23 @@ describe('hub: fan-out and history', () => {
     await serve.api('DELETE', `${S}/${name}`);
   });
 
-  it('socket auth: 401 without or with a wrong token, 403 for another session\'s runner token, 404 for no session', async () => {
+  it("socket auth: 401 without or with a wrong token, 403 for another session's runner token, 404 for no session", async () => {
     const a = await idleSession(serve);
     const b = await idleSession(serve);
-    await assert.rejects(watch(serve, a.name, { token: 'wrong-token-xxxxxxxxxxxx' }).opened, /HTTP 401/);
+    await assert.rejects(
+      watch(serve, a.name, { token: 'wrong-token-xxxxxxxxxxxx' }).opened,
+      /HTTP 401/,
+    );
     const anon = new WebSocket(socketUrl(serve, a.name));
-    await assert.rejects(new Promise((res, rej) => (anon.once('unexpected-response', (_q, r) => rej(new Error(`HTTP ${r.statusCode}`))), anon.once('open', res))), /HTTP 401/);
+    await assert.rejects(
+      new Promise(
+        (res, rej) => (
+          anon.once('unexpected-response', (_q, r) => rej(new Error(`HTTP ${r.statusCode}`))),
+          anon.once('open', res)
+        ),
+      ),
+      /HTTP 401/,
+    );
     await assert.rejects(runnerSocket(serve, b.name, a.botToken).opened, /HTTP 403/);
     await assert.rejects(watch(serve, 'session-missing').opened, /HTTP 404/);
     await assert.rejects(watch(serve, a.name, { afterSeq: -1 as number }).opened, /HTTP 400/);
@@ -186,7 +258,10 @@ describe('hub: fan-out and history', () => {
 describe('hub: slow watchers', () => {
   let serve: ServeHandle;
   before(async () => {
-    serve = await startServe({ runnerCommand: fakeRunner(), env: { CLAUDE_RUNNER_WATCHER_MAX_BUFFERED_BYTES: '65536' } });
+    serve = await startServe({
+      runnerCommand: fakeRunner(),
+      env: { CLAUDE_RUNNER_WATCHER_MAX_BUFFERED_BYTES: '65536' },
+    });
   });
   after(async () => {
     const dir = serve.dataDir;
@@ -199,7 +274,12 @@ describe('hub: slow watchers', () => {
     const frames = 4000;
     const s = await createSession(serve, {
       prompt: 'p',
-      environmentVariables: { FAKE_MODE: 'blast', FAKE_FRAMES: String(frames), FAKE_FRAME_BYTES: '16384', FAKE_BLAST_ON_MESSAGE: '1' },
+      environmentVariables: {
+        FAKE_MODE: 'blast',
+        FAKE_FRAMES: String(frames),
+        FAKE_FRAME_BYTES: '16384',
+        FAKE_BLAST_ON_MESSAGE: '1',
+      },
     });
     const name = s.metadata.name;
     const fast = watch(serve, name);
@@ -207,13 +287,19 @@ describe('hub: slow watchers', () => {
     await Promise.all([fast.opened, slow.opened]);
     (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
     // The blast starts only now, with both watchers in place: the slow one is live, not catching up.
-    const go = await serve.api('POST', `/projects/${PROJECT}/sessions/${name}/messages`, { content: 'go' });
+    const go = await serve.api('POST', `/projects/${PROJECT}/sessions/${name}/messages`, {
+      content: 'go',
+    });
     assert.equal(go.status, 202, go.text);
 
     await waitFor(() => ended(fast), 'the fast watcher to see the end', 60_000);
     const all = await history(serve, name);
     assert.deepEqual(fast.frames, all, 'the fast watcher got everything, in order');
-    assert.equal((await waitForPhase(serve, name, ['Completed'])).status.phase, 'Completed', 'the runner was never held up');
+    assert.equal(
+      (await waitForPhase(serve, name, ['Completed'])).status.phase,
+      'Completed',
+      'the runner was never held up',
+    );
 
     (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
     const close = await slow.closed;
@@ -227,7 +313,11 @@ describe('hub: slow watchers', () => {
 
     const again = watch(serve, name, { afterSeq: last });
     await waitFor(() => ended(again), 'the rejoined watcher to catch up', 60_000);
-    assert.deepEqual([...slow.frames, ...again.frames], all, 'rejoining from the last seq: complete, no repeat');
+    assert.deepEqual(
+      [...slow.frames, ...again.frames],
+      all,
+      'rejoining from the last seq: complete, no repeat',
+    );
     fast.ws.close();
     again.ws.close();
   });
@@ -246,40 +336,73 @@ describe('hub: messages for a runner that is not connected yet', () => {
 
   it('are queued, delivered once when it connects, in order; later ones go at once', async () => {
     const blocker = await idleSession(serve);
-    const s = await createSession(serve, { prompt: 'chat', interactive: true, environmentVariables: { FAKE_MODE: 'interactive' } });
+    const s = await createSession(serve, {
+      prompt: 'chat',
+      interactive: true,
+      environmentVariables: { FAKE_MODE: 'interactive' },
+    });
     const name = s.metadata.name;
     assert.equal((await serve.api('GET', `${S}/${name}`)).status, 200);
-    const post = (body: unknown) => serve.api('POST', `/projects/${PROJECT}/sessions/${name}/messages`, body);
+    const post = (body: unknown) =>
+      serve.api('POST', `/projects/${PROJECT}/sessions/${name}/messages`, body);
     const m1 = await post({ content: 'first' });
     assert.equal(m1.status, 202);
     assert.equal((m1.json as { delivered: boolean }).delivered, false);
     assert.equal((await post({ type: 'user_message', content: 'second' })).status, 202);
     assert.equal((await post({ type: 'interrupt' })).status, 202);
-    assert.equal((await post({ type: 'user_message' })).status, 400, 'a user message needs content');
-    assert.equal((await serve.api('GET', `${S}/${name}`)).json && (await waitForPhase(serve, name, ['Pending'])).status.phase, 'Pending');
+    assert.equal(
+      (await post({ type: 'user_message' })).status,
+      400,
+      'a user message needs content',
+    );
+    assert.equal(
+      (await serve.api('GET', `${S}/${name}`)).json &&
+        (await waitForPhase(serve, name, ['Pending'])).status.phase,
+      'Pending',
+    );
 
     await serve.api('DELETE', `${S}/${blocker.name}`); // frees the only slot
     const watcher = watch(serve, name);
-    await waitFor(() => watcher.frames.filter((f) => f.type === 'agent.message').length >= 2, 'both answers');
+    await waitFor(
+      () => watcher.frames.filter((f) => f.type === 'agent.message').length >= 2,
+      'both answers',
+    );
     const third = await post({ content: 'third' });
     assert.equal((third.json as { delivered: boolean }).delivered, true);
-    await waitFor(() => watcher.frames.filter((f) => f.type === 'agent.message').length >= 3, 'the third answer');
+    await waitFor(
+      () => watcher.frames.filter((f) => f.type === 'agent.message').length >= 3,
+      'the third answer',
+    );
     watcher.send({ type: 'end_session', payload: {} });
     await waitForPhase(serve, name, ['Completed']);
 
-    const commands = readFileSync(path.join(serve.dataDir, 'workspaces', name, 'commands.jsonl'), 'utf8')
+    const commands = readFileSync(
+      path.join(serve.dataDir, 'workspaces', name, 'commands.jsonl'),
+      'utf8',
+    )
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { type: string; payload: { content?: string } });
     assert.deepEqual(
       commands.map((c) => `${c.type}:${c.payload?.content ?? ''}`),
-      ['user_message:first', 'user_message:second', 'interrupt:', 'user_message:third', 'end_session:'],
+      [
+        'user_message:first',
+        'user_message:second',
+        'interrupt:',
+        'user_message:third',
+        'end_session:',
+      ],
       'each exactly once, in order',
     );
     const h: Entry[] = await history(serve, name);
-    assert.deepEqual(h.filter((e) => e.type === 'user_message').map((e) => e.payload.content), ['first', 'second', 'third']);
     assert.deepEqual(
-      h.filter((e) => e.type === 'agent.message').map((e) => (e.payload as { content?: { text?: string } }).content?.text),
+      h.filter((e) => e.type === 'user_message').map((e) => e.payload.content),
+      ['first', 'second', 'third'],
+    );
+    assert.deepEqual(
+      h
+        .filter((e) => e.type === 'agent.message')
+        .map((e) => (e.payload as { content?: { text?: string } }).content?.text),
       ['echo: first', 'echo: second', 'echo: third'],
     );
     watcher.ws.close();

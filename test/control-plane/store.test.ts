@@ -37,8 +37,14 @@ describe('store: migrations', () => {
     assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
     assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
-    const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[];
-    for (const t of ['sessions', 'runs', 'frames', 'messages']) assert.ok(tables.some((x) => x.name === t), t);
+    const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as {
+      name: string;
+    }[];
+    for (const t of ['sessions', 'runs', 'frames', 'messages'])
+      assert.ok(
+        tables.some((x) => x.name === t),
+        t,
+      );
     db.close();
     assert.equal(statSync(file).mode & 0o777, 0o600);
   });
@@ -48,11 +54,21 @@ describe('store: migrations', () => {
     const v1 = openDatabase(file, MIGRATIONS.slice(0, 1));
     new Store(v1).sessions.insert(session('session-a'));
     v1.close();
-    const next: Migration[] = [...MIGRATIONS, { version: MIGRATIONS.length + 1, description: 'test column', sql: 'ALTER TABLE sessions ADD COLUMN extra TEXT' }];
+    const next: Migration[] = [
+      ...MIGRATIONS,
+      {
+        version: MIGRATIONS.length + 1,
+        description: 'test column',
+        sql: 'ALTER TABLE sessions ADD COLUMN extra TEXT',
+      },
+    ];
     const db = openDatabase(file, next);
     assert.equal(db.pragma('user_version', { simple: true }), next.length);
     assert.equal(migrate(db, next), 0);
-    assert.equal((db.prepare('SELECT name, extra FROM sessions').get() as { name: string; extra: null }).name, 'session-a');
+    assert.equal(
+      (db.prepare('SELECT name, extra FROM sessions').get() as { name: string; extra: null }).name,
+      'session-a',
+    );
     db.close();
   });
 
@@ -64,7 +80,14 @@ describe('store: migrations', () => {
     ];
     assert.throws(() => migrate(db, bad), /migration 2 \(broken\) failed/);
     assert.equal(db.pragma('user_version', { simple: true }), 1);
-    assert.equal((db.prepare(`SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'b'`).get() as { n: number }).n, 0);
+    assert.equal(
+      (
+        db.prepare(`SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'b'`).get() as {
+          n: number;
+        }
+      ).n,
+      0,
+    );
     db.close();
   });
 
@@ -89,10 +112,17 @@ describe('store: rows', () => {
     store.messages.enqueue('session-b', 1, 'user_message', '{}');
     assert.equal(store.frames.lastPos('session-b'), 3);
     assert.equal(store.frames.lastRunSeq('session-b', 1), 1);
-    assert.deepEqual(store.frames.read('session-b', 1, 10).map((f) => f.pos), [2, 3]);
+    assert.deepEqual(
+      store.frames.read('session-b', 1, 10).map((f) => f.pos),
+      [2, 3],
+    );
     store.sessions.delete('session-b');
     for (const t of ['runs', 'frames', 'messages'])
-      assert.equal((store.db.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n, 0, t);
+      assert.equal(
+        (store.db.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n,
+        0,
+        t,
+      );
     store.close();
   });
 
@@ -102,9 +132,15 @@ describe('store: rows', () => {
     store.sessions.insert(session('session-d'));
     store.runs.insert('session-d', 1, '2026-01-01T00:00:00.000Z');
     store.runs.insert('session-c', 1, '2026-01-01T00:00:01.000Z');
-    assert.deepEqual(store.runs.queued().map((r) => r.session), ['session-d', 'session-c']);
+    assert.deepEqual(
+      store.runs.queued().map((r) => r.session),
+      ['session-d', 'session-c'],
+    );
     store.runs.update('session-d', 1, { state: 'active', pid: 42, tokenHash: 'h' });
-    assert.deepEqual(store.runs.live().map((r) => [r.session, r.pid]), [['session-d', 42]]);
+    assert.deepEqual(
+      store.runs.live().map((r) => [r.session, r.pid]),
+      [['session-d', 42]],
+    );
     store.runs.update('session-d', 1, { state: 'ended', tokenHash: null });
     assert.equal(store.runs.get('session-d', 1)?.tokenHash, null);
     store.close();
@@ -117,7 +153,10 @@ describe('ids', () => {
     assert.equal(new Set(ids).size, ids.length);
     assert.deepEqual([...ids].sort(), ids);
     assert.ok(newId(Date.now() + 60_000) > ids[ids.length - 1]!);
-    assert.ok(newId(Date.parse('2020-01-01')) > ids[ids.length - 1]!, 'never goes backwards with the clock');
+    assert.ok(
+      newId(Date.parse('2020-01-01')) > ids[ids.length - 1]!,
+      'never goes backwards with the clock',
+    );
     const name = newSessionName();
     assert.match(name, /^session-[0-9a-z]{26}$/);
     assert.match(name, NAME_PATTERN);
@@ -126,11 +165,17 @@ describe('ids', () => {
 
 describe('merge patch (RFC 7396)', () => {
   it('merges objects, removes on null, replaces arrays and scalars', () => {
-    assert.deepEqual(mergePatch({ a: 1, b: { c: 2, d: 3 }, e: [1] }, { a: null, b: { c: null, x: 1 }, e: [2], f: 'n' }), {
-      b: { d: 3, x: 1 },
-      e: [2],
-      f: 'n',
-    });
+    assert.deepEqual(
+      mergePatch(
+        { a: 1, b: { c: 2, d: 3 }, e: [1] },
+        { a: null, b: { c: null, x: 1 }, e: [2], f: 'n' },
+      ),
+      {
+        b: { d: 3, x: 1 },
+        e: [2],
+        f: 'n',
+      },
+    );
     assert.equal(mergePatch({ a: 1 }, 'x'), 'x');
   });
 });

@@ -4,7 +4,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startScriptedModelServer, type Scenario, type ScriptedModelServer } from '../../src/testing/scripted-model/index.js';
+import {
+  startScriptedModelServer,
+  type Scenario,
+  type ScriptedModelServer,
+} from '../../src/testing/scripted-model/index.js';
 import { FakeBackend, type FakeBackendOptions } from '../../src/testing/fake-backend.js';
 
 export const CLI = resolve(import.meta.dirname, '../../src/cli/main.js');
@@ -20,7 +24,9 @@ export interface Harness {
   cleanup(): Promise<void>;
 }
 
-export async function harness(opts: { scenarios?: Scenario[]; backend?: FakeBackendOptions } = {}): Promise<Harness> {
+export async function harness(
+  opts: { scenarios?: Scenario[]; backend?: FakeBackendOptions } = {},
+): Promise<Harness> {
   const model = await startScriptedModelServer({ scenarios: opts.scenarios ?? [], quiet: true });
   const backend = await FakeBackend.start({ botToken: BOT_TOKEN, ...opts.backend });
   const root = mkdtempSync(join(tmpdir(), 'runner-test-'));
@@ -65,18 +71,30 @@ export interface RunnerProcess {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startRunner(env: Record<string, string>, extra: Record<string, string> = {}): RunnerProcess {
-  const child = spawn(process.execPath, [CLI, 'run'], { env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startRunner(
+  env: Record<string, string>,
+  extra: Record<string, string> = {},
+): RunnerProcess {
+  const child = spawn(process.execPath, [CLI, 'run'], {
+    env: { ...env, ...extra },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.on('exit', (code, signal) => r({ code, signal })),
+  );
   return { child, stdout: () => out, stderr: () => err, exit };
 }
 
 /** Runs to the end, with a generous bound so a hang fails the test instead of the suite. */
-export async function runToEnd(env: Record<string, string>, extra: Record<string, string> = {}, timeoutMs = 60_000) {
+export async function runToEnd(
+  env: Record<string, string>,
+  extra: Record<string, string> = {},
+  timeoutMs = 60_000,
+) {
   const p = startRunner(env, extra);
   const timer = setTimeout(() => p.child.kill('SIGKILL'), timeoutMs);
   const res = await p.exit;
@@ -89,7 +107,11 @@ export async function processesMatching(needle: string): Promise<string[]> {
   const { execFile } = await import('node:child_process');
   return new Promise((r) =>
     execFile('ps', ['-eo', 'pid,args'], (_e, stdout) =>
-      r(String(stdout).split('\n').filter((l) => l.includes(needle) && !l.includes('ps -eo'))),
+      r(
+        String(stdout)
+          .split('\n')
+          .filter((l) => l.includes(needle) && !l.includes('ps -eo')),
+      ),
     ),
   );
 }

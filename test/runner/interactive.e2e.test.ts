@@ -16,13 +16,36 @@ describe('interactive sessions', () => {
           name: 'chat',
           turns: [
             { match: 'first question', steps: [{ text: 'First answer.' }] },
-            { match: 'take your time', steps: [{ text: 'This is a very long and slow answer that will be interrupted before it ends.', chunkSize: 2, chunkDelayMs: 200 }] },
-            { match: 'second question', steps: [{ text: 'Second answer, still in the same conversation.' }] },
+            {
+              match: 'take your time',
+              steps: [
+                {
+                  text: 'This is a very long and slow answer that will be interrupted before it ends.',
+                  chunkSize: 2,
+                  chunkDelayMs: 200,
+                },
+              ],
+            },
+            {
+              match: 'second question',
+              steps: [{ text: 'Second answer, still in the same conversation.' }],
+            },
           ],
         },
         {
           name: 'slow-stream',
-          turns: [{ steps: [{ text: 'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen', chunkSize: 4, chunkDelayMs: 60 }, { text: 'Finished.' }] }],
+          turns: [
+            {
+              steps: [
+                {
+                  text: 'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen',
+                  chunkSize: 4,
+                  chunkDelayMs: 60,
+                },
+                { text: 'Finished.' },
+              ],
+            },
+          ],
         },
       ],
     });
@@ -31,21 +54,49 @@ describe('interactive sessions', () => {
   beforeEach(() => h.backend.reset());
 
   test('two user messages with an interrupt in between, then end_session', async () => {
-    const p = startRunner(h.env, { INTERACTIVE: 'true', PROMPT: '[[scenario:chat]] first question' });
+    const p = startRunner(h.env, {
+      INTERACTIVE: 'true',
+      PROMPT: '[[scenario:chat]] first question',
+    });
     try {
-      await h.backend.waitForFrame((f) => f.type === 'agent.waiting', 30_000, 'agent.waiting after turn 1');
+      await h.backend.waitForFrame(
+        (f) => f.type === 'agent.waiting',
+        30_000,
+        'agent.waiting after turn 1',
+      );
       assert.ok(h.backend.frames.some((f) => textOf(f) === 'First answer.'));
 
       h.backend.command('user_message', { content: '[[scenario:chat]] take your time' });
       const firstResult = h.backend.frames.findIndex(isResult);
-      await h.backend.waitFor(() => h.backend.frames.slice(firstResult).filter((f) => f.type === 'message.partial').length >= 3, 20_000, 'slow answer streaming');
+      await h.backend.waitFor(
+        () =>
+          h.backend.frames.slice(firstResult).filter((f) => f.type === 'message.partial').length >=
+          3,
+        20_000,
+        'slow answer streaming',
+      );
       h.backend.command('interrupt');
-      await h.backend.waitFor(() => h.backend.frames.filter((f) => f.type === 'agent.waiting').length === 2, 20_000, 'waiting after interrupt');
-      assert.ok(!h.backend.frames.some((f) => textOf(f)?.endsWith('before it ends.')), 'the slow answer was cut short');
+      await h.backend.waitFor(
+        () => h.backend.frames.filter((f) => f.type === 'agent.waiting').length === 2,
+        20_000,
+        'waiting after interrupt',
+      );
+      assert.ok(
+        !h.backend.frames.some((f) => textOf(f)?.endsWith('before it ends.')),
+        'the slow answer was cut short',
+      );
 
       h.backend.command('user.message', { text: '[[scenario:chat]] second question' });
-      await h.backend.waitFor(() => h.backend.frames.filter((f) => f.type === 'agent.waiting').length === 3, 20_000, 'waiting after turn 3');
-      assert.ok(h.backend.frames.some((f) => textOf(f) === 'Second answer, still in the same conversation.'));
+      await h.backend.waitFor(
+        () => h.backend.frames.filter((f) => f.type === 'agent.waiting').length === 3,
+        20_000,
+        'waiting after turn 3',
+      );
+      assert.ok(
+        h.backend.frames.some(
+          (f) => textOf(f) === 'Second answer, still in the same conversation.',
+        ),
+      );
 
       h.backend.command('end_session');
       const { code } = await p.exit;
@@ -55,9 +106,17 @@ describe('interactive sessions', () => {
     }
     const frames = h.backend.uniqueFrames;
     // One conversation: every result carries the same CLI session id.
-    const sessionIds = new Set(frames.filter(isResult).map((f) => (f.payload as { payload: { session_id: string } }).payload.session_id));
+    const sessionIds = new Set(
+      frames
+        .filter(isResult)
+        .map((f) => (f.payload as { payload: { session_id: string } }).payload.session_id),
+    );
     assert.equal(sessionIds.size, 1);
-    assert.equal(frames.filter((f) => f.type === 'agent.running').length, 3, 'a turn start per user message');
+    assert.equal(
+      frames.filter((f) => f.type === 'agent.running').length,
+      3,
+      'a turn start per user message',
+    );
     assert.ok(frames.some((f) => f.payload.event === 'interactive.ended'));
     const final = h.backend.statuses.at(-1)!;
     assert.equal(final.phase, 'Completed');
@@ -78,7 +137,10 @@ describe('interactive sessions', () => {
     } finally {
       p.child.kill('SIGKILL');
     }
-    assert.ok(p.stderr().includes('ignored a message from the backend: unknown type no_such_type'), 'unknown types are logged');
+    assert.ok(
+      p.stderr().includes('ignored a message from the backend: unknown type no_such_type'),
+      'unknown types are logged',
+    );
   });
 
   test('the socket dropped mid-stream, twice: every seq arrives exactly once, in order', async () => {
@@ -86,17 +148,30 @@ describe('interactive sessions', () => {
     try {
       for (let drop = 0; drop < 2; drop++) {
         const seen = h.backend.frames.filter((f) => f.type === 'message.partial').length;
-        await h.backend.waitFor(() => h.backend.frames.filter((f) => f.type === 'message.partial').length >= seen + 3, 20_000, `partials before drop ${drop + 1}`);
+        await h.backend.waitFor(
+          () => h.backend.frames.filter((f) => f.type === 'message.partial').length >= seen + 3,
+          20_000,
+          `partials before drop ${drop + 1}`,
+        );
         h.backend.drop();
       }
       assert.equal((await p.exit).code, 0, p.stderr());
     } finally {
       p.child.kill('SIGKILL');
     }
-    assert.ok(h.backend.connections.length >= 3, `reconnected twice (connections: ${h.backend.connections.length})`);
-    const seqs = h.backend.rawFrames.map((r) => (JSON.parse(r) as { seq?: number }).seq).filter((s): s is number => typeof s === 'number');
+    assert.ok(
+      h.backend.connections.length >= 3,
+      `reconnected twice (connections: ${h.backend.connections.length})`,
+    );
+    const seqs = h.backend.rawFrames
+      .map((r) => (JSON.parse(r) as { seq?: number }).seq)
+      .filter((s): s is number => typeof s === 'number');
     const unique = [...new Set(seqs)].sort((a, b) => a - b);
-    assert.deepEqual(unique, unique.map((_s, i) => i + 1), 'no gap');
+    assert.deepEqual(
+      unique,
+      unique.map((_s, i) => i + 1),
+      'no gap',
+    );
     assert.equal(seqs.length, unique.length, 'none twice');
     assert.ok(h.backend.frames.some((f) => f.payload.event === 'session.completed'));
     assert.equal(h.backend.statuses.at(-1)!.phase, 'Completed');

@@ -13,7 +13,10 @@ const scenarios: Scenario[] = [
     turns: [
       {
         steps: [
-          { text: 'Reading it.', tools: [{ name: 'Read', input: { file_path: '{{cwd}}/does-not-exist.txt' } }] },
+          {
+            text: 'Reading it.',
+            tools: [{ name: 'Read', input: { file_path: '{{cwd}}/does-not-exist.txt' } }],
+          },
           { text: 'That file does not exist; carrying on.' },
         ],
       },
@@ -21,7 +24,9 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'always-529',
-    turns: [{ steps: [{ error: { status: 529, type: 'overloaded_error', message: 'Overloaded' } }] }],
+    turns: [
+      { steps: [{ error: { status: 529, type: 'overloaded_error', message: 'Overloaded' } }] },
+    ],
   },
 ];
 
@@ -41,8 +46,12 @@ describe('runner end to end', () => {
 
     const frames = h.backend.uniqueFrames;
     // seq from 1, strictly increasing, no gap; ISO timestamps.
-    assert.deepEqual(frames.map((f) => f.seq), frames.map((_f, i) => i + 1));
-    for (const f of frames) assert.ok(!Number.isNaN(Date.parse(f.timestamp)) && f.timestamp.endsWith('Z'));
+    assert.deepEqual(
+      frames.map((f) => f.seq),
+      frames.map((_f, i) => i + 1),
+    );
+    for (const f of frames)
+      assert.ok(!Number.isNaN(Date.parse(f.timestamp)) && f.timestamp.endsWith('Z'));
 
     const kinds = frames.map((f) => {
       const p = f.payload as Record<string, unknown>;
@@ -52,28 +61,57 @@ describe('runner end to end', () => {
       if (p.type === 'result.message') return 'result';
       return 'text';
     });
-    const order = ['agent.running', 'text', 'tool:Write', 'tool_result', 'result'].map((k) => kinds.indexOf(k));
-    assert.ok(kinds.lastIndexOf('text') > kinds.indexOf('tool_result'), 'the answer follows the tool result');
-    assert.ok(order.every((i) => i >= 0), `missing kinds in ${kinds.join(',')}`);
-    assert.deepEqual([...order].sort((a, b) => a - b), order, `out of order: ${kinds.join(',')}`);
+    const order = ['agent.running', 'text', 'tool:Write', 'tool_result', 'result'].map((k) =>
+      kinds.indexOf(k),
+    );
+    assert.ok(
+      kinds.lastIndexOf('text') > kinds.indexOf('tool_result'),
+      'the answer follows the tool result',
+    );
+    assert.ok(
+      order.every((i) => i >= 0),
+      `missing kinds in ${kinds.join(',')}`,
+    );
+    assert.deepEqual(
+      [...order].sort((a, b) => a - b),
+      order,
+      `out of order: ${kinds.join(',')}`,
+    );
     assert.ok(kinds.includes('message.partial'), 'streamed text arrives as message.partial');
 
-    const toolCall = frames.find((f) => (f.payload as { tool?: string }).tool === 'Write')!.payload as { id: string; input: { file_path: string } };
-    const toolResult = frames.find((f) => 'tool_result' in f.payload)!.payload as { tool_result: { tool_use_id: string; is_error: boolean } };
+    const toolCall = frames.find((f) => (f.payload as { tool?: string }).tool === 'Write')!
+      .payload as { id: string; input: { file_path: string } };
+    const toolResult = frames.find((f) => 'tool_result' in f.payload)!.payload as {
+      tool_result: { tool_use_id: string; is_error: boolean };
+    };
     assert.equal(toolResult.tool_result.tool_use_id, toolCall.id);
     assert.equal(toolResult.tool_result.is_error, false);
     assert.equal(toolCall.input.file_path, file);
 
-    const result = frames.find((f) => (f.payload as { type?: string }).type === 'result.message')!.payload as { payload: Record<string, unknown> };
-    for (const k of ['subtype', 'duration_ms', 'duration_api_ms', 'is_error', 'num_turns', 'session_id', 'total_cost_usd', 'usage', 'result'])
+    const result = frames.find((f) => (f.payload as { type?: string }).type === 'result.message')!
+      .payload as { payload: Record<string, unknown> };
+    for (const k of [
+      'subtype',
+      'duration_ms',
+      'duration_api_ms',
+      'is_error',
+      'num_turns',
+      'session_id',
+      'total_cost_usd',
+      'usage',
+      'result',
+    ])
       assert.ok(k in result.payload, `result payload has ${k}`);
     assert.equal(result.payload.num_turns, 2);
 
     // Partials reassemble to the final text of their block.
-    const finalText = frames.filter((f) => (f.payload as { type?: string }).type === 'agent_message').map((f) => (f.payload as { content: { text: string } }).content.text);
+    const finalText = frames
+      .filter((f) => (f.payload as { type?: string }).type === 'agent_message')
+      .map((f) => (f.payload as { content: { text: string } }).content.text);
     const partials = frames.filter((f) => f.type === 'message.partial');
     const byId = new Map<string, string>();
-    for (const p of partials) byId.set(p.partial!.id, (byId.get(p.partial!.id) ?? '') + p.partial!.data);
+    for (const p of partials)
+      byId.set(p.partial!.id, (byId.get(p.partial!.id) ?? '') + p.partial!.data);
     assert.deepEqual([...byId.values()], finalText);
 
     const [running, final] = [h.backend.statuses[0]!, h.backend.statuses.at(-1)!];
@@ -84,19 +122,32 @@ describe('runner end to end', () => {
     assert.match(String(final.result), /Done: I wrote hello.txt/);
     // The CLI's session id is recorded for continuations.
     const patch = h.backend.calls.find((c) => c.method === 'PATCH');
-    assert.deepEqual(patch?.body, { metadata: { annotations: { 'ambient-code.io/sdk-session-id': result.payload.session_id } } });
+    assert.deepEqual(patch?.body, {
+      metadata: { annotations: { 'ambient-code.io/sdk-session-id': result.payload.session_id } },
+    });
     // The runner presented its bot token on the socket and on REST.
     assert.equal(h.backend.connections[0]?.authorization, `Bearer ${BOT_TOKEN}`);
     assert.ok(h.backend.calls.every((c) => c.authorization === `Bearer ${BOT_TOKEN}`));
   });
 
   test('a tool that fails: is_error true, and the session goes on to complete', async () => {
-    const r = await runToEnd(h.env, { PROMPT: '[[scenario:failing-tool]] read it', SESSION_ID: 's2' });
+    const r = await runToEnd(h.env, {
+      PROMPT: '[[scenario:failing-tool]] read it',
+      SESSION_ID: 's2',
+    });
     assert.equal(r.code, 0, r.stderr);
     const frames = h.backend.frames;
-    const res = frames.find((f) => 'tool_result' in f.payload)?.payload as { tool_result: { is_error: boolean; content: unknown } };
+    const res = frames.find((f) => 'tool_result' in f.payload)?.payload as {
+      tool_result: { is_error: boolean; content: unknown };
+    };
     assert.equal(res.tool_result.is_error, true);
-    assert.ok(frames.some((f) => (f.payload as { content?: { text?: string } }).content?.text === 'That file does not exist; carrying on.'));
+    assert.ok(
+      frames.some(
+        (f) =>
+          (f.payload as { content?: { text?: string } }).content?.text ===
+          'That file does not exist; carrying on.',
+      ),
+    );
     assert.equal(h.backend.statuses.at(-1)!.phase, 'Completed');
   });
 
@@ -106,7 +157,10 @@ describe('runner end to end', () => {
     const final = h.backend.statuses.at(-1)!;
     assert.equal(final.phase, 'Failed');
     assert.match(String(final.message), /529|overloaded/i);
-    assert.ok(h.model.served.filter((s) => s.error === 529).length >= 2, 'the CLI retried before giving up');
+    assert.ok(
+      h.model.served.filter((s) => s.error === 529).length >= 2,
+      'the CLI retried before giving up',
+    );
   });
 
   test('secrets never appear in frames, statuses or logs, even when the model prints them', async () => {
@@ -126,10 +180,17 @@ describe('runner end to end', () => {
         },
       ],
     });
-    const r = await runToEnd(h.env, { PROMPT: `[[scenario:leaky]] print ${BOT_TOKEN}`, SESSION_ID: 's4', LOG_LEVEL: 'debug' });
+    const r = await runToEnd(h.env, {
+      PROMPT: `[[scenario:leaky]] print ${BOT_TOKEN}`,
+      SESSION_ID: 's4',
+      LOG_LEVEL: 'debug',
+    });
     assert.equal(r.code, 0, r.stderr);
     // Everything the runner sent, except the Authorization header it must send.
-    const wire = h.backend.rawFrames.join('\n') + JSON.stringify(h.backend.statuses) + JSON.stringify(h.backend.calls.map((c) => c.body));
+    const wire =
+      h.backend.rawFrames.join('\n') +
+      JSON.stringify(h.backend.statuses) +
+      JSON.stringify(h.backend.calls.map((c) => c.body));
     const logs = r.stdout + r.stderr;
     for (const secret of [API_KEY, BOT_TOKEN, ghToken, 'abcdefghijklmnop1234']) {
       assert.ok(!wire.includes(secret), `secret ${secret.slice(0, 6)}… reached the backend`);
@@ -150,7 +211,11 @@ describe('runner configuration errors', () => {
 
   const cases: { name: string; env: Record<string, string>; variable: RegExp }[] = [
     { name: 'missing credentials', env: { ANTHROPIC_API_KEY: '' }, variable: /ANTHROPIC_API_KEY/ },
-    { name: 'malformed REPOS_JSON', env: { REPOS_JSON: '[{"input": {"url": ' }, variable: /REPOS_JSON: is not valid JSON/ },
+    {
+      name: 'malformed REPOS_JSON',
+      env: { REPOS_JSON: '[{"input": {"url": ' },
+      variable: /REPOS_JSON: is not valid JSON/,
+    },
     { name: 'a negative TIMEOUT', env: { TIMEOUT: '-5' }, variable: /TIMEOUT: -5 is out of range/ },
   ];
   for (const c of cases) {
@@ -164,15 +229,22 @@ describe('runner configuration errors', () => {
       const status = h.backend.statuses.at(-1)!;
       assert.equal(status.phase, 'Failed');
       assert.match(String(status.message), c.variable);
-      const everything = r.stderr + JSON.stringify(h.backend.statuses) + h.backend.rawFrames.join('');
+      const everything =
+        r.stderr + JSON.stringify(h.backend.statuses) + h.backend.rawFrames.join('');
       assert.ok(!everything.includes(BOT_TOKEN) && !everything.includes(API_KEY));
     });
   }
 
   test('several problems are reported together', async () => {
-    const r = await runToEnd(h.env, { PROMPT: 'hi', TIMEOUT: 'soon', LLM_TEMPERATURE: '3', INTERACTIVE: 'maybe' });
+    const r = await runToEnd(h.env, {
+      PROMPT: 'hi',
+      TIMEOUT: 'soon',
+      LLM_TEMPERATURE: '3',
+      INTERACTIVE: 'maybe',
+    });
     assert.equal(r.code, 2);
-    for (const v of ['TIMEOUT', 'LLM_TEMPERATURE', 'INTERACTIVE']) assert.match(r.stderr, new RegExp(`${v}:`));
+    for (const v of ['TIMEOUT', 'LLM_TEMPERATURE', 'INTERACTIVE'])
+      assert.match(r.stderr, new RegExp(`${v}:`));
   });
 });
 
@@ -183,7 +255,24 @@ describe('runner stop paths', () => {
       scenarios: [
         {
           name: 'slow-tool',
-          turns: [{ steps: [{ text: 'Working.', tools: [{ name: 'Bash', input: { command: 'node -e "setTimeout(() => {}, 45000)" slow-tool-marker-7f3a' } }] }, { text: 'never' }] }],
+          turns: [
+            {
+              steps: [
+                {
+                  text: 'Working.',
+                  tools: [
+                    {
+                      name: 'Bash',
+                      input: {
+                        command: 'node -e "setTimeout(() => {}, 45000)" slow-tool-marker-7f3a',
+                      },
+                    },
+                  ],
+                },
+                { text: 'never' },
+              ],
+            },
+          ],
         },
       ],
     });
@@ -193,7 +282,11 @@ describe('runner stop paths', () => {
 
   test('SIGTERM mid-turn: status Stopped, exit 143 within 10 s, no process left behind', async () => {
     const p = startRunner(h.env, { PROMPT: '[[scenario:slow-tool]] go', SESSION_ID: 'term1' });
-    await h.backend.waitForFrame((f) => (f.payload as { tool?: string }).tool === 'Bash', 30_000, 'the Bash tool call');
+    await h.backend.waitForFrame(
+      (f) => (f.payload as { tool?: string }).tool === 'Bash',
+      30_000,
+      'the Bash tool call',
+    );
     await waitForProcess('slow-tool-marker-7f3a');
     const t0 = Date.now();
     p.child.kill('SIGTERM');
@@ -201,12 +294,20 @@ describe('runner stop paths', () => {
     assert.equal(code, 143, p.stderr());
     assert.ok(Date.now() - t0 < 10_000, 'exits within 10 s');
     assert.equal(h.backend.statuses.at(-1)!.phase, 'Stopped');
-    assert.deepEqual(await processList('slow-tool-marker-7f3a'), [], 'the agent\'s shell command is gone');
+    assert.deepEqual(
+      await processList('slow-tool-marker-7f3a'),
+      [],
+      "the agent's shell command is gone",
+    );
   });
 
   test('SIGINT mid-turn: status Stopped, exit 130', async () => {
     const p = startRunner(h.env, { PROMPT: '[[scenario:slow-tool]] go', SESSION_ID: 'int1' });
-    await h.backend.waitForFrame((f) => (f.payload as { tool?: string }).tool === 'Bash', 30_000, 'the Bash tool call');
+    await h.backend.waitForFrame(
+      (f) => (f.payload as { tool?: string }).tool === 'Bash',
+      30_000,
+      'the Bash tool call',
+    );
     p.child.kill('SIGINT');
     assert.equal((await p.exit).code, 130, p.stderr());
     assert.equal(h.backend.statuses.at(-1)!.phase, 'Stopped');
@@ -225,7 +326,11 @@ describe('runner stop paths', () => {
   });
 
   test('a TIMEOUT that expires mid-turn: Failed, exit 124, no process left behind', async () => {
-    const r = await runToEnd(h.env, { PROMPT: '[[scenario:slow-tool]] go', SESSION_ID: 'timeout1', TIMEOUT: '3' });
+    const r = await runToEnd(h.env, {
+      PROMPT: '[[scenario:slow-tool]] go',
+      SESSION_ID: 'timeout1',
+      TIMEOUT: '3',
+    });
     assert.equal(r.code, 124, r.stderr);
     const final = h.backend.statuses.at(-1)!;
     assert.equal(final.phase, 'Failed');
@@ -248,4 +353,3 @@ async function waitForProcess(needle: string): Promise<void> {
   }
   throw new Error(`process ${needle} never started`);
 }
-

@@ -9,7 +9,12 @@ import { describe, test } from 'node:test';
 import { ConfigError, describeError } from '../../src/errors.js';
 import { EnvReader, sanitizeId, sanitizeText, type Env } from '../../src/config/env.js';
 import { VERTEX_MODEL_IDS, toVertexModelId } from '../../src/config/models.js';
-import { checkRepoName, checkRepoUrl, parseRepos, repoNameFromUrl } from '../../src/config/repos.js';
+import {
+  checkRepoName,
+  checkRepoUrl,
+  parseRepos,
+  repoNameFromUrl,
+} from '../../src/config/repos.js';
 import {
   DEFAULT_LANGFUSE_HOST,
   deriveApiUrl,
@@ -147,12 +152,22 @@ describe('runner configuration: defaults', () => {
     assert.equal(c.runtime.maxBufferedBytes, 100_000);
     assert.equal(c.runtime.cliMaxRetries, 2);
     assert.deepEqual(c.runtime.passthroughEnv, { PATH: '/usr/bin', HOME: '/root' });
-    for (const s of [API_KEY, BOT_TOKEN, 'ghp_unitTestGithubToken0123456789', 'glpat-unitTestGitlabToken012345'])
+    for (const s of [
+      API_KEY,
+      BOT_TOKEN,
+      'ghp_unitTestGithubToken0123456789',
+      'glpat-unitTestGitlabToken012345',
+    ])
       assert.ok(c.secrets.includes(s), `secrets include ${s.slice(0, 6)}…`);
   });
 
   test('empty strings count as unset; PROMPT keeps its own whitespace', () => {
-    const c = load({ LLM_MODEL: '', INTERACTIVE: '  ', WORKSPACE_PATH: '', PROMPT: '  indented\n' });
+    const c = load({
+      LLM_MODEL: '',
+      INTERACTIVE: '  ',
+      WORKSPACE_PATH: '',
+      PROMPT: '  indented\n',
+    });
     assert.equal(c.model.name, undefined);
     assert.equal(c.session.interactive, false);
     assert.equal(c.workspace.path, '/workspace');
@@ -190,7 +205,10 @@ describe('runner configuration: defaults', () => {
     assert.match(problemFor(list, 'LLM_TEMPERATURE:'), /out of range: use a number from 0 to 1/);
     assert.match(problemFor(list, 'LLM_MAX_TOKENS:'), /not a whole number/);
     assert.match(problemFor(list, 'WEBSOCKET_URL:'), /must use ws: or wss:/);
-    assert.match(problemFor(list, 'BACKEND_API_URL:'), /not a URL: use http:\/\/host… or https:\/\/host…/);
+    assert.match(
+      problemFor(list, 'BACKEND_API_URL:'),
+      /not a URL: use http:\/\/host… or https:\/\/host…/,
+    );
     assert.match(problemFor(list, 'LOG_LEVEL:'), /not one of debug, info/);
     assert.match(problemFor(list, 'WORKSPACE_PATH:'), /absolute path/);
     assert.match(problemFor(list, 'RUNNER_MAX_BUFFERED_BYTES:'), /out of range/);
@@ -217,11 +235,23 @@ describe('runner configuration: every problem at once', () => {
     const vars = err.problems.map((p) => p.slice(0, p.indexOf(':')));
     assert.deepEqual(
       [...vars].sort(),
-      ['ANTHROPIC_API_KEY', 'LLM_TEMPERATURE', 'PROMPT', 'REPOS_JSON', 'SESSION_ID', 'TIMEOUT', 'WEBSOCKET_URL'].sort(),
+      [
+        'ANTHROPIC_API_KEY',
+        'LLM_TEMPERATURE',
+        'PROMPT',
+        'REPOS_JSON',
+        'SESSION_ID',
+        'TIMEOUT',
+        'WEBSOCKET_URL',
+      ].sort(),
     );
     for (const p of err.problems) {
       // "<VARIABLE>: <what is wrong>: <the fix>"
-      assert.match(p, /^[A-Z_]+(\[\d+\])?[.\w[\]]*: .+: .+/, `problem reads "VAR: what: fix": ${p}`);
+      assert.match(
+        p,
+        /^[A-Z_]+(\[\d+\])?[.\w[\]]*: .+: .+/,
+        `problem reads "VAR: what: fix": ${p}`,
+      );
       assert.ok(!p.includes(BOT_TOKEN) && !p.includes('ghp_'), `no secret in: ${p}`);
     }
     assert.match(problemFor(err.problems, 'ANTHROPIC_API_KEY'), /VERTEX_ENABLED=true/);
@@ -241,16 +271,29 @@ describe('runner configuration: every problem at once', () => {
       GITHUB_API_URL: 'github.example.com/api/v3',
       GITLAB_API_URL: 'ftp://gitlab.example.com/api/v4',
     });
-    for (const v of ['AUTO_PUSH_ON_COMPLETE', 'CREATE_PR', 'MCP_ALLOW_STDIO', 'GITHUB_API_URL', 'GITLAB_API_URL'])
+    for (const v of [
+      'AUTO_PUSH_ON_COMPLETE',
+      'CREATE_PR',
+      'MCP_ALLOW_STDIO',
+      'GITHUB_API_URL',
+      'GITLAB_API_URL',
+    ])
       problemFor(list, `${v}:`);
-    const c = load({ MCP_ALLOW_STDIO: 'true', GITHUB_API_URL: 'https://ghe.test/api/v3/', GITLAB_API_URL: 'http://gl.test/api/v4' });
+    const c = load({
+      MCP_ALLOW_STDIO: 'true',
+      GITHUB_API_URL: 'https://ghe.test/api/v3/',
+      GITLAB_API_URL: 'http://gl.test/api/v4',
+    });
     assert.equal(c.workspace.mcpAllowStdio, true);
     assert.equal(c.git.githubApiUrl, 'https://ghe.test/api/v3');
     assert.equal(c.git.gitlabApiUrl, 'http://gl.test/api/v4');
   });
 
   test('a bad SESSION_ID is refused', () => {
-    assert.match(problemFor(problems({ SESSION_ID: '../etc' }), 'SESSION_ID:'), /not a valid session id/);
+    assert.match(
+      problemFor(problems({ SESSION_ID: '../etc' }), 'SESSION_ID:'),
+      /not a valid session id/,
+    );
   });
 });
 
@@ -272,7 +315,11 @@ describe('runner configuration: Vertex AI', () => {
       region: 'us-east5',
       userToken: 'ya29.user-access-token-0123456789abcdef',
     });
-    assert.equal(c.model.name, 'claude-sonnet-4-5@20250929', 'the model is mapped to its Vertex id');
+    assert.equal(
+      c.model.name,
+      'claude-sonnet-4-5@20250929',
+      'the model is mapped to its Vertex id',
+    );
     assert.equal(c.model.requested, 'claude-sonnet-4-5');
     assert.ok(c.secrets.includes('ya29.user-access-token-0123456789abcdef'));
   });
@@ -322,7 +369,10 @@ describe('runner configuration: Vertex AI', () => {
 
   test('no credentials at all', () => {
     const list = problems({}, ['ANTHROPIC_API_KEY']);
-    assert.match(problemFor(list, 'ANTHROPIC_API_KEY:'), /set ANTHROPIC_API_KEY, or VERTEX_ENABLED=true/);
+    assert.match(
+      problemFor(list, 'ANTHROPIC_API_KEY:'),
+      /set ANTHROPIC_API_KEY, or VERTEX_ENABLED=true/,
+    );
   });
 });
 
@@ -380,24 +430,51 @@ describe('repositories', () => {
     assert.equal(load({ REPOS_JSON, MAIN_REPO_NAME: 'b' }).workspace.mainRepoName, 'b');
     assert.equal(load({ REPOS_JSON, MAIN_REPO_INDEX: '1' }).workspace.mainRepoName, 'b');
     assert.equal(load({ REPOS_JSON, MAIN_REPO_INDEX: '0' }).workspace.mainRepoName, 'a');
-    assert.match(problemFor(problems({ REPOS_JSON, MAIN_REPO_NAME: 'c' }), 'MAIN_REPO_NAME:'), /not one of the repos \(a, b\)/);
-    assert.match(problemFor(problems({ REPOS_JSON, MAIN_REPO_INDEX: '2' }), 'MAIN_REPO_INDEX:'), /use 0…1/);
-    assert.match(problemFor(problems({ REPOS_JSON, MAIN_REPO_INDEX: '-1' }), 'MAIN_REPO_INDEX:'), /not an index/);
-    assert.match(problemFor(problems({ REPOS_JSON, MAIN_REPO_INDEX: 'x' }), 'MAIN_REPO_INDEX:'), /not an index/);
+    assert.match(
+      problemFor(problems({ REPOS_JSON, MAIN_REPO_NAME: 'c' }), 'MAIN_REPO_NAME:'),
+      /not one of the repos \(a, b\)/,
+    );
+    assert.match(
+      problemFor(problems({ REPOS_JSON, MAIN_REPO_INDEX: '2' }), 'MAIN_REPO_INDEX:'),
+      /use 0…1/,
+    );
+    assert.match(
+      problemFor(problems({ REPOS_JSON, MAIN_REPO_INDEX: '-1' }), 'MAIN_REPO_INDEX:'),
+      /not an index/,
+    );
+    assert.match(
+      problemFor(problems({ REPOS_JSON, MAIN_REPO_INDEX: 'x' }), 'MAIN_REPO_INDEX:'),
+      /not an index/,
+    );
   });
 
   test('malformed REPOS_JSON: not JSON, wrong shape', () => {
-    assert.match(problemFor(problems({ REPOS_JSON: '[{' }), 'REPOS_JSON:'), /not valid JSON.*give an array like/);
-    assert.match(problemFor(problems({ REPOS_JSON: '{"input":{}}' }), 'REPOS_JSON:'), /each entry is/);
+    assert.match(
+      problemFor(problems({ REPOS_JSON: '[{' }), 'REPOS_JSON:'),
+      /not valid JSON.*give an array like/,
+    );
+    assert.match(
+      problemFor(problems({ REPOS_JSON: '{"input":{}}' }), 'REPOS_JSON:'),
+      /each entry is/,
+    );
     const list = problems({ REPOS_JSON: '[{"input":{"url":""}},{"name":"x"}]' });
-    assert.ok(list.some((p) => p.startsWith('REPOS_JSON[0].input.url: ')), JSON.stringify(list));
-    assert.ok(list.some((p) => p.startsWith('REPOS_JSON[1].input: ')), JSON.stringify(list));
+    assert.ok(
+      list.some((p) => p.startsWith('REPOS_JSON[0].input.url: ')),
+      JSON.stringify(list),
+    );
+    assert.ok(
+      list.some((p) => p.startsWith('REPOS_JSON[1].input: ')),
+      JSON.stringify(list),
+    );
   });
 
   test('names must be plain: "../", "/", reserved names and duplicates are refused', () => {
     const url = 'https://github.com/org/app.git';
     const bad = (name: string) =>
-      problemFor(problems({ REPOS_JSON: JSON.stringify([{ name, input: { url } }]) }), 'REPOS_JSON[0].name:');
+      problemFor(
+        problems({ REPOS_JSON: JSON.stringify([{ name, input: { url } }]) }),
+        'REPOS_JSON[0].name:',
+      );
     assert.match(bad('../escape'), /not a plain folder name/);
     assert.match(bad('..'), /not a plain folder name/);
     assert.match(bad('a/b'), /not a plain folder name/);
@@ -407,11 +484,17 @@ describe('repositories', () => {
     assert.match(bad('.claude'), /reserved/);
     // A name derived from the URL is checked the same way.
     assert.match(
-      problemFor(problems({ REPOS_JSON: JSON.stringify([{ input: { url: 'file:///srv/..' } }]) }), 'REPOS_JSON[0].name:'),
+      problemFor(
+        problems({ REPOS_JSON: JSON.stringify([{ input: { url: 'file:///srv/..' } }]) }),
+        'REPOS_JSON[0].name:',
+      ),
       /not a plain folder name/,
     );
     const dup = problems({
-      REPOS_JSON: JSON.stringify([{ input: { url } }, { input: { url: 'https://gitlab.com/x/app' } }]),
+      REPOS_JSON: JSON.stringify([
+        { input: { url } },
+        { input: { url: 'https://gitlab.com/x/app' } },
+      ]),
     });
     assert.match(problemFor(dup, 'REPOS_JSON[1].name:'), /used twice/);
   });
@@ -420,15 +503,23 @@ describe('repositories', () => {
     const list = problems({
       REPOS_JSON: JSON.stringify([
         { input: { url: 'https://x-access-token:hunter2secret@github.com/org/app.git' } },
-        { name: 'b', input: { url: 'ftp://h.test/b.git' }, output: { url: 'https://u:p4ss@h.test/b.git' } },
+        {
+          name: 'b',
+          input: { url: 'ftp://h.test/b.git' },
+          output: { url: 'https://u:p4ss@h.test/b.git' },
+        },
         { name: 'c', input: { url: 'just words' } },
       ]),
     });
-    assert.match(problemFor(list, 'REPOS_JSON[0].input.url:'), /contains credentials: .*GITHUB_TOKEN or GITLAB_TOKEN/);
+    assert.match(
+      problemFor(list, 'REPOS_JSON[0].input.url:'),
+      /contains credentials: .*GITHUB_TOKEN or GITLAB_TOKEN/,
+    );
     assert.match(problemFor(list, 'REPOS_JSON[1].input.url:'), /ftp: which git cannot clone/);
     assert.match(problemFor(list, 'REPOS_JSON[1].output.url:'), /contains credentials/);
     assert.match(problemFor(list, 'REPOS_JSON[2].input.url:'), /not a git URL/);
-    for (const p of list) assert.ok(!p.includes('hunter2secret') && !p.includes('p4ss'), `no credential in: ${p}`);
+    for (const p of list)
+      assert.ok(!p.includes('hunter2secret') && !p.includes('p4ss'), `no credential in: ${p}`);
   });
 
   test('the older single-repo form', () => {
@@ -450,11 +541,17 @@ describe('repositories', () => {
       { name: 'app', input: { url: 'https://github.com/org/app' } },
     ]);
     assert.match(
-      problemFor(problems({ OUTPUT_REPO_URL: 'https://github.com/fork/app.git' }), 'OUTPUT_REPO_URL:'),
+      problemFor(
+        problems({ OUTPUT_REPO_URL: 'https://github.com/fork/app.git' }),
+        'OUTPUT_REPO_URL:',
+      ),
       /set INPUT_REPO_URL too/,
     );
     assert.match(
-      problemFor(problems({ INPUT_REPO_URL: 'https://u:tok@github.com/org/app.git' }), 'INPUT_REPO_URL.input.url:'),
+      problemFor(
+        problems({ INPUT_REPO_URL: 'https://u:tok@github.com/org/app.git' }),
+        'INPUT_REPO_URL.input.url:',
+      ),
       /contains credentials/,
     );
     // REPOS_JSON, when given, is the one that counts.
@@ -475,9 +572,16 @@ describe('repositories', () => {
     assert.equal(repoNameFromUrl('https://host/org/app.git?ref=x#frag'), 'app');
     assert.equal(checkRepoName('ok-name_1.2'), null);
     assert.notEqual(checkRepoName(''), null);
-    assert.equal(checkRepoUrl('ssh://git@host.test/org/app.git'), null, 'an ssh user is not a credential');
+    assert.equal(
+      checkRepoUrl('ssh://git@host.test/org/app.git'),
+      null,
+      'an ssh user is not a credential',
+    );
     assert.match(checkRepoUrl('ssh://git:pw@host.test/org/app.git') ?? '', /contains credentials/);
-    assert.match(checkRepoUrl('https://ghp_token@github.com/org/app.git') ?? '', /contains credentials/);
+    assert.match(
+      checkRepoUrl('https://ghp_token@github.com/org/app.git') ?? '',
+      /contains credentials/,
+    );
     assert.equal(checkRepoUrl('git@host.test:org/app.git'), null);
     assert.equal(checkRepoUrl('file:///srv/app'), null);
     assert.equal(checkRepoUrl('ssh:///srv/app.git'), 'has no host');
@@ -488,7 +592,10 @@ describe('repositories', () => {
 });
 
 describe('Langfuse', () => {
-  const keys = { LANGFUSE_PUBLIC_KEY: 'pk-lf-unit-0123456789', LANGFUSE_SECRET_KEY: 'sk-lf-unit-0123456789' };
+  const keys = {
+    LANGFUSE_PUBLIC_KEY: 'pk-lf-unit-0123456789',
+    LANGFUSE_SECRET_KEY: 'sk-lf-unit-0123456789',
+  };
 
   test('complete settings enable tracing (default host when none given)', () => {
     const c = load({ LANGFUSE_ENABLED: 'true', ...keys, LANGFUSE_FLUSH_TIMEOUT: '5' });
@@ -503,7 +610,10 @@ describe('Langfuse', () => {
         maskMessages: false,
       },
     );
-    assert.equal(load({ LANGFUSE_ENABLED: 'true', ...keys, LANGFUSE_HOST: 'https://lf.test/' }).langfuse.host, 'https://lf.test');
+    assert.equal(
+      load({ LANGFUSE_ENABLED: 'true', ...keys, LANGFUSE_HOST: 'https://lf.test/' }).langfuse.host,
+      'https://lf.test',
+    );
     assert.deepEqual(c.warnings, []);
   });
 
@@ -523,7 +633,9 @@ describe('Langfuse', () => {
     const c = load(keys);
     assert.equal(c.langfuse.enabled, false);
     assert.deepEqual(c.warnings, []);
-    assert.ok(c.secrets.includes(keys.LANGFUSE_PUBLIC_KEY) && c.secrets.includes(keys.LANGFUSE_SECRET_KEY));
+    assert.ok(
+      c.secrets.includes(keys.LANGFUSE_PUBLIC_KEY) && c.secrets.includes(keys.LANGFUSE_SECRET_KEY),
+    );
   });
 });
 
@@ -556,7 +668,18 @@ describe('untrusted user text', () => {
 describe('the result', () => {
   test('is deeply frozen', () => {
     const c = load({ REPOS_JSON: '[{"input":{"url":"https://h.test/o/a.git"}}]', PATH: '/bin' });
-    for (const o of [c, c.session, c.backend, c.model, c.workspace, c.workspace.repos, c.workspace.repos[0]!.input, c.runtime.passthroughEnv, c.secrets, c.langfuse])
+    for (const o of [
+      c,
+      c.session,
+      c.backend,
+      c.model,
+      c.workspace,
+      c.workspace.repos,
+      c.workspace.repos[0]!.input,
+      c.runtime.passthroughEnv,
+      c.secrets,
+      c.langfuse,
+    ])
       assert.ok(Object.isFrozen(o));
     assert.throws(() => {
       (c.session as { prompt: string }).prompt = 'changed';
@@ -576,13 +699,19 @@ describe('the result', () => {
 describe('backend addresses', () => {
   test('deriveApiUrl', () => {
     assert.equal(deriveApiUrl('ws://h:8080/api/projects/p/sessions/s/ws'), 'http://h:8080/api');
-    assert.equal(deriveApiUrl('wss://h.test/api/projects/p/sessions/s/ws?token=abc'), 'https://h.test/api');
+    assert.equal(
+      deriveApiUrl('wss://h.test/api/projects/p/sessions/s/ws?token=abc'),
+      'https://h.test/api',
+    );
     assert.equal(deriveApiUrl('ws://h/prefix/api/projects/p/sessions/s/ws'), 'http://h/prefix/api');
     assert.equal(deriveApiUrl('ws://h/socket'), undefined);
   });
 
   test('BACKEND_API_URL wins over the derived one and loses its trailing slash', () => {
-    assert.equal(load({ BACKEND_API_URL: 'https://api.test/api/' }).backend.apiUrl, 'https://api.test/api');
+    assert.equal(
+      load({ BACKEND_API_URL: 'https://api.test/api/' }).backend.apiUrl,
+      'https://api.test/api',
+    );
     assert.equal(load({ WEBSOCKET_URL: 'ws://h/socket' }).backend.apiUrl, undefined);
   });
 
@@ -605,9 +734,15 @@ describe('backend addresses', () => {
       sessionName: 's',
       secrets: [API_KEY, BOT_TOKEN, 'ghp_unitTestGithubToken0123456789'],
     });
-    const bare = loadReportingTarget({ WEBSOCKET_URL: 'http://wrong', AGENTIC_SESSION_NAMESPACE: 'ns' });
+    const bare = loadReportingTarget({
+      WEBSOCKET_URL: 'http://wrong',
+      AGENTIC_SESSION_NAMESPACE: 'ns',
+    });
     assert.deepEqual(bare, { project: 'ns', secrets: [] });
-    assert.equal(loadReportingTarget({ AGENTIC_SESSION_NAME: 'n', SESSION_ID: 'id' }).sessionName, 'n');
+    assert.equal(
+      loadReportingTarget({ AGENTIC_SESSION_NAME: 'n', SESSION_ID: 'id' }).sessionName,
+      'n',
+    );
   });
 });
 

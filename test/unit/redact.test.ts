@@ -5,7 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { MIN_SECRET_LENGTH, REDACTED, Redactor, type StreamRedactor } from '../../src/observability/redact.js';
+import {
+  MIN_SECRET_LENGTH,
+  REDACTED,
+  Redactor,
+  type StreamRedactor,
+} from '../../src/observability/redact.js';
 
 const API_KEY = 'sk-ant-api03-Zq9_xY-1234567890abcdefKEY';
 const BOT_TOKEN = 'bottoken-7f3a9c2e1d';
@@ -68,14 +73,18 @@ function streamed(text: string, chunks: string[], r = redactor): string {
 }
 
 function assertClean(out: string, what: string): void {
-  for (const f of FORBIDDEN) assert.ok(!out.includes(f), `${what}: leaked ${JSON.stringify(f)} in ${JSON.stringify(out)}`);
+  for (const f of FORBIDDEN)
+    assert.ok(!out.includes(f), `${what}: leaked ${JSON.stringify(f)} in ${JSON.stringify(out)}`);
 }
 
 describe('Redactor', () => {
   test('by value: every known secret, wherever it appears; short values are ignored', () => {
     const out = redactor.redact(`a ${API_KEY}b${BOT_TOKEN}c short d`);
     assert.equal(out, `a ${REDACTED}b${REDACTED}c short d`);
-    assert.deepEqual(redactor.secretValues, [OTHER, API_KEY, BOT_TOKEN].sort((a, b) => b.length - a.length));
+    assert.deepEqual(
+      redactor.secretValues,
+      [OTHER, API_KEY, BOT_TOKEN].sort((a, b) => b.length - a.length),
+    );
     assert.ok(redactor.secretValues.every((v) => v.length >= MIN_SECRET_LENGTH));
   });
 
@@ -92,15 +101,32 @@ describe('Redactor', () => {
 
   test('by pattern: token shapes we were never told about', () => {
     const r = new Redactor();
-    for (const token of [API_KEY, GH_TOKEN, GLPAT, LF_KEY, 'pk-lf-0123456789ab', YA29, AWS, SLACK, 'github_pat_11ABCDEFG_0123456789abcdefghij', 'gho_abcdefghijklmnopqrstuvwxyz'])
+    for (const token of [
+      API_KEY,
+      GH_TOKEN,
+      GLPAT,
+      LF_KEY,
+      'pk-lf-0123456789ab',
+      YA29,
+      AWS,
+      SLACK,
+      'github_pat_11ABCDEFG_0123456789abcdefghij',
+      'gho_abcdefghijklmnopqrstuvwxyz',
+    ])
       assert.equal(r.redact(`<${token}>`), `<${REDACTED}>`, token);
     assert.equal(r.redact(`x\n${PEM}\ny`), `x\n${REDACTED}\ny`);
   });
 
   test('by pattern: the readable prefix stays', () => {
     const r = new Redactor();
-    assert.equal(r.redact(`Authorization: Bearer ${BEARER_TOKEN}`), `Authorization: Bearer ${REDACTED}`);
-    assert.equal(r.redact('Authorization: Basic dXNlcjpwYXNzd29yZA=='), `Authorization: Basic ${REDACTED}`);
+    assert.equal(
+      r.redact(`Authorization: Bearer ${BEARER_TOKEN}`),
+      `Authorization: Bearer ${REDACTED}`,
+    );
+    assert.equal(
+      r.redact('Authorization: Basic dXNlcjpwYXNzd29yZA=='),
+      `Authorization: Basic ${REDACTED}`,
+    );
     assert.equal(
       r.redact(`https://deploy:${URL_PASSWORD}@git.example.com/org/repo.git`),
       `https://${REDACTED}@git.example.com/org/repo.git`,
@@ -109,14 +135,19 @@ describe('Redactor', () => {
 
   test('ordinary text is left alone', () => {
     const r = new Redactor([BOT_TOKEN]);
-    const text = 'Ask for a token at https://example.com/path?x=1 then run `git push`. Bearer tokens expire; sk-ant- is a prefix.';
+    const text =
+      'Ask for a token at https://example.com/path?x=1 then run `git push`. Bearer tokens expire; sk-ant- is a prefix.';
     assert.equal(r.redact(text), text);
   });
 
   test('redactDeep: every string in a JSON-like value; the input is not changed', () => {
     const input = { a: API_KEY, b: [1, `x ${BOT_TOKEN}`, { c: GH_TOKEN, d: null, e: true }], f: 3 };
     const copy = structuredClone(input);
-    assert.deepEqual(redactor.redactDeep(input), { a: REDACTED, b: [1, `x ${REDACTED}`, { c: REDACTED, d: null, e: true }], f: 3 });
+    assert.deepEqual(redactor.redactDeep(input), {
+      a: REDACTED,
+      b: [1, `x ${REDACTED}`, { c: REDACTED, d: null, e: true }],
+      f: 3,
+    });
     assert.deepEqual(input, copy);
   });
 
@@ -178,7 +209,7 @@ describe('StreamRedactor: a secret split anywhere is caught', () => {
     const whole = redactor.redact(TEXT);
     for (let round = 0; round < 300; round++) {
       const chunks: string[] = [];
-      for (let i = 0; i < TEXT.length; ) {
+      for (let i = 0; i < TEXT.length;) {
         const n = 1 + rand(12);
         chunks.push(TEXT.slice(i, i + n));
         i += n;
@@ -189,7 +220,15 @@ describe('StreamRedactor: a secret split anywhere is caught', () => {
 
   test('a secret across empty chunks', () => {
     const s = redactor.stream();
-    const out = [s.push(''), s.push('key: sk-ant-api03'), s.push(''), s.push(API_KEY.slice(12)), s.push(''), s.push(' done'), s.end()];
+    const out = [
+      s.push(''),
+      s.push('key: sk-ant-api03'),
+      s.push(''),
+      s.push(API_KEY.slice(12)),
+      s.push(''),
+      s.push(' done'),
+      s.end(),
+    ];
     assert.equal(out.join(''), `key: ${REDACTED} done`);
   });
 });
@@ -197,7 +236,14 @@ describe('StreamRedactor: a secret split anywhere is caught', () => {
 describe('StreamRedactor: holds back as little as possible', () => {
   test('ordinary text is released at once', () => {
     const s = redactor.stream();
-    for (const chunk of ['Hello, world. ', 'The answer is 42.\n', 'Done! ', '(ok) ', 'https://example.com/a/b ']) assert.equal(s.push(chunk), chunk);
+    for (const chunk of [
+      'Hello, world. ',
+      'The answer is 42.\n',
+      'Done! ',
+      '(ok) ',
+      'https://example.com/a/b ',
+    ])
+      assert.equal(s.push(chunk), chunk);
     assert.equal(s.end(), '');
   });
 

@@ -8,7 +8,18 @@ import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { createBareRepo, type BareRepo } from '../../src/testing/git-fixtures.js';
 import { harness, startRunner, type Harness } from '../runner/harness.js';
-import { finalStatus, initCwds, isResult, modelCalls, primaryCwdOf, resultSessionIds, systemMessages, systemPromptOf, textOf, toolResults } from './helpers.js';
+import {
+  finalStatus,
+  initCwds,
+  isResult,
+  modelCalls,
+  primaryCwdOf,
+  resultSessionIds,
+  systemMessages,
+  systemPromptOf,
+  textOf,
+  toolResults,
+} from './helpers.js';
 
 const count = (h: Harness, type: string) => h.backend.frames.filter((f) => f.type === type).length;
 
@@ -19,8 +30,11 @@ function latestUserText(body: unknown): string {
     const m = messages[i]!;
     if (m.role !== 'user') continue;
     if (typeof m.content === 'string') return m.content;
-    const blocks = (m.content as { type: string; text?: string }[]).filter((b) => b.type === 'text' && !b.text?.startsWith('<system-reminder>'));
-    if (blocks.length && !(m.content as { type: string }[]).some((b) => b.type === 'tool_result')) return blocks.map((b) => b.text).join('\n');
+    const blocks = (m.content as { type: string; text?: string }[]).filter(
+      (b) => b.type === 'text' && !b.text?.startsWith('<system-reminder>'),
+    );
+    if (blocks.length && !(m.content as { type: string }[]).some((b) => b.type === 'tool_result'))
+      return blocks.map((b) => b.text).join('\n');
   }
   return '';
 }
@@ -40,7 +54,10 @@ describe('changes while running', () => {
             { match: 'first question', steps: [{ text: 'First answer.' }] },
             {
               match: 'read the new repo',
-              steps: [{ tools: [{ name: 'Read', input: { file_path: '{{cwd}}/../lib/LIB.md' } }] }, { text: 'The new repo says: {{lastToolResult}}' }],
+              steps: [
+                { tools: [{ name: 'Read', input: { file_path: '{{cwd}}/../lib/LIB.md' } }] },
+                { text: 'The new repo says: {{lastToolResult}}' },
+              ],
             },
           ],
         },
@@ -49,27 +66,45 @@ describe('changes while running', () => {
           turns: [
             {
               match: 'first question',
-              steps: [{ tools: [{ name: 'Read', input: { file_path: '{{cwd}}/CHECKLIST.md' } }] }, { text: 'Checklist read.' }],
+              steps: [
+                { tools: [{ name: 'Read', input: { file_path: '{{cwd}}/CHECKLIST.md' } }] },
+                { text: 'Checklist read.' },
+              ],
             },
-            { match: 'STARTUP-FIX-5e1d', steps: [{ text: 'Starting the fix workflow in {{cwd}}.' }] },
+            {
+              match: 'STARTUP-FIX-5e1d',
+              steps: [{ text: 'Starting the fix workflow in {{cwd}}.' }],
+            },
           ],
         },
       ],
     });
     const remotes = path.join(h.root, 'remotes');
     app = await createBareRepo(remotes, 'app.git', { branches: { main: { 'APP.md': 'app\n' } } });
-    lib = await createBareRepo(remotes, 'lib.git', { branches: { main: { 'LIB.md': 'lib-added-mid-session-58aa\n' } } });
+    lib = await createBareRepo(remotes, 'lib.git', {
+      branches: { main: { 'LIB.md': 'lib-added-mid-session-58aa\n' } },
+    });
     review = await createBareRepo(remotes, 'wf-collection.git', {
       branches: {
         main: {
-          'workflows/review/.ambient/ambient.json': JSON.stringify({ systemPrompt: 'WF-REVIEW-SYSTEM-3b7f: review carefully.', startupPrompt: 'REVIEW-STARTUP-never-at-start' }),
+          'workflows/review/.ambient/ambient.json': JSON.stringify({
+            systemPrompt: 'WF-REVIEW-SYSTEM-3b7f: review carefully.',
+            startupPrompt: 'REVIEW-STARTUP-never-at-start',
+          }),
           'workflows/review/CHECKLIST.md': 'review-checklist-c4d2\n',
           'other/OTHER.md': 'not part of the workflow\n',
         },
       },
     });
     fix = await createBareRepo(remotes, 'fix.git', {
-      branches: { main: { '.ambient/ambient.json': JSON.stringify({ systemPrompt: 'WF-FIX-SYSTEM-9a2c', startupPrompt: 'STARTUP-FIX-5e1d: begin the fix.' }) } },
+      branches: {
+        main: {
+          '.ambient/ambient.json': JSON.stringify({
+            systemPrompt: 'WF-FIX-SYSTEM-9a2c',
+            startupPrompt: 'STARTUP-FIX-5e1d: begin the fix.',
+          }),
+        },
+      },
     });
   });
   after(async () => h?.cleanup());
@@ -86,37 +121,74 @@ describe('changes while running', () => {
     });
     const mark = h.model.requests.length;
     try {
-      await h.backend.waitFor(() => count(h, 'agent.waiting') === 1, 30_000, 'agent.waiting after turn 1');
+      await h.backend.waitFor(
+        () => count(h, 'agent.waiting') === 1,
+        30_000,
+        'agent.waiting after turn 1',
+      );
       h.backend.command('repo_added', { url: lib.url, branch: 'main' });
-      await h.backend.waitForFrame((f) => f.payload.event === 'workspace.repo_added', 30_000, 'the repo_added summary');
-      await h.backend.waitFor(() => count(h, 'agent.waiting') === 2, 30_000, 'agent.waiting after the change');
+      await h.backend.waitForFrame(
+        (f) => f.payload.event === 'workspace.repo_added',
+        30_000,
+        'the repo_added summary',
+      );
+      await h.backend.waitFor(
+        () => count(h, 'agent.waiting') === 2,
+        30_000,
+        'agent.waiting after the change',
+      );
       h.backend.command('user_message', { content: '[[scenario:chat]] read the new repo' });
-      await h.backend.waitFor(() => count(h, 'agent.waiting') === 3, 30_000, 'agent.waiting after turn 2');
+      await h.backend.waitFor(
+        () => count(h, 'agent.waiting') === 3,
+        30_000,
+        'agent.waiting after turn 2',
+      );
       h.backend.command('end_session');
       assert.equal((await p.exit).code, 0, p.stderr());
     } finally {
       p.child.kill('SIGKILL');
     }
     const msgs = systemMessages(h);
-    assert.ok(msgs.some((m) => m.message === `Added repo lib at ${path.join(ws, 'lib')}`), msgs.map((m) => m.message).join('\n'));
+    assert.ok(
+      msgs.some((m) => m.message === `Added repo lib at ${path.join(ws, 'lib')}`),
+      msgs.map((m) => m.message).join('\n'),
+    );
     assert.ok(existsSync(path.join(ws, 'lib', '.git')), 'lib was cloned into the workspace');
     const [read] = toolResults(h);
-    assert.ok(read && !read.is_error && read.content.includes('lib-added-mid-session-58aa'), JSON.stringify(read));
-    assert.ok(h.backend.frames.some((f) => textOf(f)?.includes('The new repo says: ') && textOf(f)?.includes('lib-added-mid-session-58aa')));
+    assert.ok(
+      read && !read.is_error && read.content.includes('lib-added-mid-session-58aa'),
+      JSON.stringify(read),
+    );
+    assert.ok(
+      h.backend.frames.some(
+        (f) =>
+          textOf(f)?.includes('The new repo says: ') &&
+          textOf(f)?.includes('lib-added-mid-session-58aa'),
+      ),
+    );
 
     // A new CLI process (the main repo is still the working directory), resuming the same session.
-    assert.deepEqual(initCwds(h), [path.join(ws, 'app')], 'cli.init is sent once per CLI session id');
+    assert.deepEqual(
+      initCwds(h),
+      [path.join(ws, 'app')],
+      'cli.init is sent once per CLI session id',
+    );
     const ids = resultSessionIds(h);
     assert.equal(ids.length, 2);
     assert.equal(new Set(ids).size, 1, `one CLI session id across the change: ${ids.join(', ')}`);
-    const turn2 = modelCalls(h, mark).find((q) => latestUserText(q.body).includes('read the new repo'));
+    const turn2 = modelCalls(h, mark).find((q) =>
+      latestUserText(q.body).includes('read the new repo'),
+    );
     assert.ok(turn2, 'the second turn reached the model');
     assert.equal(primaryCwdOf(turn2.body), path.join(ws, 'app'));
     const sent = JSON.stringify(turn2.body);
     assert.ok(sent.includes('First answer.'), 'the first turn is in the context of the second');
     // The CLI restates its environment only when the working directory changes; the workspace
     // context in the system prompt (rendered afresh, not snapshotted) names the new repo.
-    assert.ok(systemPromptOf(turn2.body).includes(`- lib: ${path.join(ws, 'lib')}`), 'the system prompt names the new repo');
+    assert.ok(
+      systemPromptOf(turn2.body).includes(`- lib: ${path.join(ws, 'lib')}`),
+      'the system prompt names the new repo',
+    );
     assert.equal(finalStatus(h).phase, 'Completed');
   });
 
@@ -134,9 +206,17 @@ describe('changes while running', () => {
       ACTIVE_WORKFLOW_PATH: 'workflows/review',
     });
     try {
-      await h.backend.waitFor(() => count(h, 'agent.waiting') === 1, 30_000, 'agent.waiting after turn 1');
+      await h.backend.waitFor(
+        () => count(h, 'agent.waiting') === 1,
+        30_000,
+        'agent.waiting after turn 1',
+      );
       h.backend.command('workflow_change', { gitUrl: fix.url });
-      await h.backend.waitFor(() => h.backend.frames.filter(isResult).length === 2 && count(h, 'agent.waiting') === 2, 30_000, 'the startup turn');
+      await h.backend.waitFor(
+        () => h.backend.frames.filter(isResult).length === 2 && count(h, 'agent.waiting') === 2,
+        30_000,
+        'the startup turn',
+      );
       h.backend.command('end_session');
       assert.equal((await p.exit).code, 0, p.stderr());
     } finally {
@@ -148,23 +228,55 @@ describe('changes while running', () => {
     // Turn 1 ran in the workflow's sub-path, with its system prompt; only the sub-path was installed.
     assert.deepEqual(initCwds(h), [reviewDir]);
     const [read] = toolResults(h);
-    assert.ok(read && !read.is_error && read.content.includes('review-checklist-c4d2'), JSON.stringify(read));
-    assert.ok(!existsSync(path.join(reviewDir, '.git')) && !existsSync(path.join(reviewDir, 'other')), 'only the sub-path was installed');
+    assert.ok(
+      read && !read.is_error && read.content.includes('review-checklist-c4d2'),
+      JSON.stringify(read),
+    );
+    assert.ok(
+      !existsSync(path.join(reviewDir, '.git')) && !existsSync(path.join(reviewDir, 'other')),
+      'only the sub-path was installed',
+    );
     const calls = modelCalls(h, mark);
     const first = calls.find((q) => latestUserText(q.body).includes('first question'));
     assert.ok(first, 'turn 1 reached the model');
-    assert.ok(systemPromptOf(first.body).includes('WF-REVIEW-SYSTEM-3b7f: review carefully.'), 'the workflow systemPrompt is in the system prompt');
-    assert.ok(!calls.some((q) => JSON.stringify(q.body).includes('REVIEW-STARTUP-never-at-start')), 'the startup prompt is not sent at start');
+    assert.ok(
+      systemPromptOf(first.body).includes('WF-REVIEW-SYSTEM-3b7f: review carefully.'),
+      'the workflow systemPrompt is in the system prompt',
+    );
+    assert.ok(
+      !calls.some((q) => JSON.stringify(q.body).includes('REVIEW-STARTUP-never-at-start')),
+      'the startup prompt is not sent at start',
+    );
 
     // workflow_change: the new workflow is the working directory and its startup prompt was a turn.
-    assert.ok(systemMessages(h).some((m) => m.event === 'workspace.workflow_change' && m.message === `Workflow fix active at ${fixDir}`));
-    const startup = calls.find((q) => latestUserText(q.body).includes('STARTUP-FIX-5e1d: begin the fix.'));
+    assert.ok(
+      systemMessages(h).some(
+        (m) =>
+          m.event === 'workspace.workflow_change' &&
+          m.message === `Workflow fix active at ${fixDir}`,
+      ),
+    );
+    const startup = calls.find((q) =>
+      latestUserText(q.body).includes('STARTUP-FIX-5e1d: begin the fix.'),
+    );
     assert.ok(startup, 'the startup prompt was sent to the model as a user message');
-    assert.equal(primaryCwdOf(startup.body), fixDir, 'the new CLI process works in the new workflow');
+    assert.equal(
+      primaryCwdOf(startup.body),
+      fixDir,
+      'the new CLI process works in the new workflow',
+    );
     const sys = systemPromptOf(startup.body);
-    assert.ok(sys.includes('WF-FIX-SYSTEM-9a2c') && !sys.includes('WF-REVIEW-SYSTEM-3b7f'), 'the new workflow\'s system prompt replaced the old one');
-    assert.ok(JSON.stringify(startup.body).includes('Checklist read.'), 'the conversation kept its context');
-    assert.ok(h.backend.frames.some((f) => textOf(f) === `Starting the fix workflow in ${fixDir}.`));
+    assert.ok(
+      sys.includes('WF-FIX-SYSTEM-9a2c') && !sys.includes('WF-REVIEW-SYSTEM-3b7f'),
+      "the new workflow's system prompt replaced the old one",
+    );
+    assert.ok(
+      JSON.stringify(startup.body).includes('Checklist read.'),
+      'the conversation kept its context',
+    );
+    assert.ok(
+      h.backend.frames.some((f) => textOf(f) === `Starting the fix workflow in ${fixDir}.`),
+    );
     assert.equal(count(h, 'agent.running'), 2, 'the startup prompt was a turn of its own');
     assert.equal(new Set(resultSessionIds(h)).size, 1);
     assert.equal(finalStatus(h).phase, 'Completed');

@@ -5,9 +5,21 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createBareRepo, gitSync, pushCommit, type BareRepo } from '../../src/testing/git-fixtures.js';
+import {
+  createBareRepo,
+  gitSync,
+  pushCommit,
+  type BareRepo,
+} from '../../src/testing/git-fixtures.js';
 import { harness, runToEnd, type Harness } from '../runner/harness.js';
-import { finalStatus, modelCalls, repoDir, resultSessionIds, systemMessages, toolResults } from './helpers.js';
+import {
+  finalStatus,
+  modelCalls,
+  repoDir,
+  resultSessionIds,
+  systemMessages,
+  toolResults,
+} from './helpers.js';
 
 describe('continuation and reset over one workspace', () => {
   let h: Harness;
@@ -22,8 +34,26 @@ describe('continuation and reset over one workspace', () => {
               match: 'leave a change',
               steps: [
                 { tools: [{ name: 'Read', input: { file_path: '{{cwd}}/README.md' } }] },
-                { tools: [{ name: 'Edit', input: { file_path: '{{cwd}}/README.md', old_string: 'v1', new_string: 'v2-uncommitted' } }] },
-                { tools: [{ name: 'Write', input: { file_path: '{{cwd}}/notes.txt', content: 'parent-notes-41d9\n' } }] },
+                {
+                  tools: [
+                    {
+                      name: 'Edit',
+                      input: {
+                        file_path: '{{cwd}}/README.md',
+                        old_string: 'v1',
+                        new_string: 'v2-uncommitted',
+                      },
+                    },
+                  ],
+                },
+                {
+                  tools: [
+                    {
+                      name: 'Write',
+                      input: { file_path: '{{cwd}}/notes.txt', content: 'parent-notes-41d9\n' },
+                    },
+                  ],
+                },
                 { text: 'Left the change uncommitted.' },
               ],
             },
@@ -38,7 +68,9 @@ describe('continuation and reset over one workspace', () => {
         },
       ],
     });
-    app = await createBareRepo(path.join(h.root, 'remotes'), 'app.git', { branches: { main: { 'README.md': 'v1\n' } } });
+    app = await createBareRepo(path.join(h.root, 'remotes'), 'app.git', {
+      branches: { main: { 'README.md': 'v1\n' } },
+    });
   });
   after(async () => h?.cleanup());
 
@@ -49,40 +81,81 @@ describe('continuation and reset over one workspace', () => {
     const notes = path.join(dir, 'notes.txt');
 
     // 1. The parent.
-    const first = await runToEnd(h.env, { PROMPT: '[[scenario:cont]] leave a change', SESSION_ID: 'parent-ws', REPOS_JSON: repos });
+    const first = await runToEnd(h.env, {
+      PROMPT: '[[scenario:cont]] leave a change',
+      SESSION_ID: 'parent-ws',
+      REPOS_JSON: repos,
+    });
     assert.equal(first.code, 0, first.stderr);
     assert.equal(readme(), 'v2-uncommitted\n');
     assert.ok(existsSync(notes));
-    assert.equal(gitSync(dir, ['status', '--porcelain']).split('\n').filter(Boolean).sort().join('|'), ' M README.md|?? notes.txt', 'uncommitted');
+    assert.equal(
+      gitSync(dir, ['status', '--porcelain']).split('\n').filter(Boolean).sort().join('|'),
+      ' M README.md|?? notes.txt',
+      'uncommitted',
+    );
     const [cliSession] = resultSessionIds(h);
     assert.ok(cliSession);
 
     // 2. The continuation, on the same WORKSPACE_PATH.
     h.backend.reset();
-    h.backend.setSession('parent-ws', { metadata: { name: 'parent-ws', annotations: { 'ambient-code.io/sdk-session-id': cliSession } } });
+    h.backend.setSession('parent-ws', {
+      metadata: {
+        name: 'parent-ws',
+        annotations: { 'ambient-code.io/sdk-session-id': cliSession },
+      },
+    });
     const mark = h.model.requests.length;
-    const second = await runToEnd(h.env, { PROMPT: '[[scenario:cont]] check the change', SESSION_ID: 'child-ws', PARENT_SESSION_ID: 'parent-ws', REPOS_JSON: repos });
+    const second = await runToEnd(h.env, {
+      PROMPT: '[[scenario:cont]] check the change',
+      SESSION_ID: 'child-ws',
+      PARENT_SESSION_ID: 'parent-ws',
+      REPOS_JSON: repos,
+    });
     assert.equal(second.code, 0, second.stderr);
     const msgs = systemMessages(h);
-    assert.ok(msgs.some((m) => m.message === 'Reusing app as session parent-ws left it…'), msgs.map((m) => m.message).join('\n'));
+    assert.ok(
+      msgs.some((m) => m.message === 'Reusing app as session parent-ws left it…'),
+      msgs.map((m) => m.message).join('\n'),
+    );
     assert.ok(msgs.some((m) => m.message === '✓ app ready (branch main, local changes kept)'));
     const [read] = toolResults(h);
-    assert.ok(read && !read.is_error && read.content.includes('parent-notes-41d9'), JSON.stringify(read));
-    assert.equal(readme(), 'v2-uncommitted\n', 'the parent\'s edit is still there');
-    assert.ok(modelCalls(h, mark).some((q) => JSON.stringify(q.body).includes('Left the change uncommitted.')), 'the conversation was resumed');
+    assert.ok(
+      read && !read.is_error && read.content.includes('parent-notes-41d9'),
+      JSON.stringify(read),
+    );
+    assert.equal(readme(), 'v2-uncommitted\n', "the parent's edit is still there");
+    assert.ok(
+      modelCalls(h, mark).some((q) =>
+        JSON.stringify(q.body).includes('Left the change uncommitted.'),
+      ),
+      'the conversation was resumed',
+    );
     const finalized = msgs.find((m) => m.event === 'workspace.finalized');
-    const [outcome] = (finalized?.data as { repos: Record<string, unknown>[] } | undefined)?.repos ?? [];
-    assert.deepEqual({ status: outcome?.status, added: outcome?.added, removed: outcome?.removed }, { status: 'diff', added: 2, removed: 1 });
+    const [outcome] =
+      (finalized?.data as { repos: Record<string, unknown>[] } | undefined)?.repos ?? [];
+    assert.deepEqual(
+      { status: outcome?.status, added: outcome?.added, removed: outcome?.removed },
+      { status: 'diff', added: 2, removed: 1 },
+    );
 
     // 3. A new session (no parent) over the same workspace: reset to the remote branch, which moved.
     await pushCommit(app.path, 'main', { 'UPSTREAM.md': 'pushed by someone else\n' });
     h.backend.reset();
-    const third = await runToEnd(h.env, { PROMPT: '[[scenario:hello]] hi', SESSION_ID: 'fresh-ws', REPOS_JSON: repos });
+    const third = await runToEnd(h.env, {
+      PROMPT: '[[scenario:hello]] hi',
+      SESSION_ID: 'fresh-ws',
+      REPOS_JSON: repos,
+    });
     assert.equal(third.code, 0, third.stderr);
     assert.ok(systemMessages(h).some((m) => m.message === 'Resetting app to its remote branch…'));
     assert.equal(readme(), 'v1\n', 'the edit was reset');
     assert.ok(!existsSync(notes), 'the untracked file was removed');
-    assert.equal(readFileSync(path.join(dir, 'UPSTREAM.md'), 'utf8'), 'pushed by someone else\n', 'fetched the remote branch');
+    assert.equal(
+      readFileSync(path.join(dir, 'UPSTREAM.md'), 'utf8'),
+      'pushed by someone else\n',
+      'fetched the remote branch',
+    );
     assert.equal(gitSync(dir, ['status', '--porcelain']), '');
     assert.equal(finalStatus(h).phase, 'Completed');
   });

@@ -11,7 +11,10 @@ import type { Harness } from '../runner/harness.js';
 
 export const GIT_TOKEN = 'ghp_E2eGitToken0123456789abcdefghijklmnop';
 export const WRONG_TOKEN = 'ghp_E2eWrongToken0123456789abcdefghijklm';
-export const GIT_USER = { GIT_USER_NAME: 'Session Bot', GIT_USER_EMAIL: 'session-bot@example.test' };
+export const GIT_USER = {
+  GIT_USER_NAME: 'Session Bot',
+  GIT_USER_EMAIL: 'session-bot@example.test',
+};
 
 export interface RunResult {
   code: number | null;
@@ -19,9 +22,12 @@ export interface RunResult {
   stderr: string;
 }
 
-export const isResult = (f: RecordedFrame): boolean => (f.payload as { type?: string }).type === 'result.message';
-export const textOf = (f: RecordedFrame): string | undefined => (f.payload as { content?: { text?: string } }).content?.text;
-export const toolOf = (f: RecordedFrame): string | undefined => (f.payload as { tool?: string }).tool;
+export const isResult = (f: RecordedFrame): boolean =>
+  (f.payload as { type?: string }).type === 'result.message';
+export const textOf = (f: RecordedFrame): string | undefined =>
+  (f.payload as { content?: { text?: string } }).content?.text;
+export const toolOf = (f: RecordedFrame): string | undefined =>
+  (f.payload as { tool?: string }).tool;
 
 /** Tool results in frame order: `{content (as text), is_error}`. */
 export function toolResults(h: Harness): { content: string; is_error: boolean }[] {
@@ -29,15 +35,28 @@ export function toolResults(h: Harness): { content: string; is_error: boolean }[
     .filter((f) => 'tool_result' in f.payload)
     .map((f) => {
       const r = (f.payload as { tool_result: { content: unknown; is_error: boolean } }).tool_result;
-      return { content: typeof r.content === 'string' ? r.content : JSON.stringify(r.content), is_error: r.is_error };
+      return {
+        content: typeof r.content === 'string' ? r.content : JSON.stringify(r.content),
+        is_error: r.is_error,
+      };
     });
 }
 
 /** `system.message` frames: `{message, level, event, data}`. */
-export function systemMessages(h: Harness): { message: string; level: string; event?: string; data?: Record<string, unknown> }[] {
+export function systemMessages(
+  h: Harness,
+): { message: string; level: string; event?: string; data?: Record<string, unknown> }[] {
   return h.backend.uniqueFrames
     .filter((f) => f.type === 'system.message')
-    .map((f) => f.payload as { message: string; level: string; event?: string; data?: Record<string, unknown> });
+    .map(
+      (f) =>
+        f.payload as {
+          message: string;
+          level: string;
+          event?: string;
+          data?: Record<string, unknown>;
+        },
+    );
 }
 
 /** Every `cli.init` frame's working directory, in order. */
@@ -49,7 +68,9 @@ export function initCwds(h: Harness): string[] {
 
 /** The CLI session id of every result frame. */
 export function resultSessionIds(h: Harness): string[] {
-  return h.backend.uniqueFrames.filter(isResult).map((f) => (f.payload as { payload: { session_id: string } }).payload.session_id);
+  return h.backend.uniqueFrames
+    .filter(isResult)
+    .map((f) => (f.payload as { payload: { session_id: string } }).payload.session_id);
 }
 
 export function finalStatus(h: Harness): Record<string, unknown> {
@@ -65,7 +86,9 @@ export function modelCalls(h: Harness, from = 0) {
 
 /** The ` - Primary working directory:` the CLI told the model (from its environment block). */
 export function primaryCwdOf(body: unknown): string | undefined {
-  return /^Primary working directory: ([^\n"\\]+?)(?: \(was [^)]*\))?(?:\\n|$)/.exec(environmentOf(body))?.[1];
+  return /^Primary working directory: ([^\n"\\]+?)(?: \(was [^)]*\))?(?:\\n|$)/.exec(
+    environmentOf(body),
+  )?.[1];
 }
 
 /**
@@ -104,14 +127,25 @@ export async function assertNoToken(
     ['frames', h.backend.rawFrames.join('\n')],
     ['statuses', JSON.stringify(h.backend.statuses)],
     ['REST calls', JSON.stringify(h.backend.calls.map((c) => ({ path: c.path, body: c.body })))],
-    ['model requests', JSON.stringify(h.model.requests.map((q) => ({ path: q.path, body: q.body, headers: q.headers })))],
+    [
+      'model requests',
+      JSON.stringify(
+        h.model.requests.map((q) => ({ path: q.path, body: q.body, headers: q.headers })),
+      ),
+    ],
     ...runs.map((r, i): [string, string] => [`runner ${i + 1} stdout+stderr`, r.stdout + r.stderr]),
     ...(opts.extra ?? []).map((e, i): [string, string] => [`extra ${i + 1}`, e]),
   ];
   const dirs = opts.dirs ?? [h.root];
   for (const token of tokens) {
-    for (const [where, text] of places) assert.ok(!text.includes(token), `a token (${token.slice(0, 8)}…) is in the ${where}`);
-    for (const dir of dirs) assert.deepEqual(await filesContaining(dir, token), [], `a file under ${dir} holds a token (${token.slice(0, 8)}…)`);
+    for (const [where, text] of places)
+      assert.ok(!text.includes(token), `a token (${token.slice(0, 8)}…) is in the ${where}`);
+    for (const dir of dirs)
+      assert.deepEqual(
+        await filesContaining(dir, token),
+        [],
+        `a file under ${dir} holds a token (${token.slice(0, 8)}…)`,
+      );
   }
   // The checks above looked at something: the runs produced output and frames.
   assert.ok(h.backend.rawFrames.length > 0, 'frames were recorded and searched');

@@ -6,9 +6,26 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startForgeStandin, type ForgeStandin } from '../../src/testing/forge-standin.js';
-import { createBareRepo, gitSync, readRemoteFile, remoteTip, startGitHttpServer, type BareRepo, type GitHttpServer } from '../../src/testing/git-fixtures.js';
+import {
+  createBareRepo,
+  gitSync,
+  readRemoteFile,
+  remoteTip,
+  startGitHttpServer,
+  type BareRepo,
+  type GitHttpServer,
+} from '../../src/testing/git-fixtures.js';
 import { harness, runToEnd, type Harness } from '../runner/harness.js';
-import { assertNoToken, finalStatus, GIT_TOKEN, GIT_USER, initCwds, repoDir, systemMessages, toolResults } from './helpers.js';
+import {
+  assertNoToken,
+  finalStatus,
+  GIT_TOKEN,
+  GIT_USER,
+  initCwds,
+  repoDir,
+  systemMessages,
+  toolResults,
+} from './helpers.js';
 
 describe('results out: push and pull request over an authenticated remote', () => {
   let h: Harness;
@@ -23,10 +40,28 @@ describe('results out: push and pull request over an authenticated remote', () =
           turns: [
             {
               steps: [
-                { text: 'Reading the greeting.', tools: [{ name: 'Read', input: { file_path: '{{cwd}}/README.md' } }] },
-                { tools: [{ name: 'Edit', input: { file_path: '{{cwd}}/README.md', old_string: 'Hello', new_string: 'Hello, world' } }] },
+                {
+                  text: 'Reading the greeting.',
+                  tools: [{ name: 'Read', input: { file_path: '{{cwd}}/README.md' } }],
+                },
+                {
+                  tools: [
+                    {
+                      name: 'Edit',
+                      input: {
+                        file_path: '{{cwd}}/README.md',
+                        old_string: 'Hello',
+                        new_string: 'Hello, world',
+                      },
+                    },
+                  ],
+                },
                 // The agent's own shell reaches the authenticated remote (credential helper in its env).
-                { tools: [{ name: 'Bash', input: { command: 'git ls-remote origin refs/heads/main' } }] },
+                {
+                  tools: [
+                    { name: 'Bash', input: { command: 'git ls-remote origin refs/heads/main' } },
+                  ],
+                },
                 { text: 'Fixed the greeting.' },
               ],
             },
@@ -35,8 +70,14 @@ describe('results out: push and pull request over an authenticated remote', () =
       ],
     });
     const remotes = path.join(h.root, 'remotes');
-    app = await createBareRepo(remotes, 'org/app.git', { branches: { main: { 'README.md': 'Hello\n', 'src/x.txt': 'x\n' } } });
-    server = await startGitHttpServer({ root: remotes, password: GIT_TOKEN, username: 'x-access-token' });
+    app = await createBareRepo(remotes, 'org/app.git', {
+      branches: { main: { 'README.md': 'Hello\n', 'src/x.txt': 'x\n' } },
+    });
+    server = await startGitHttpServer({
+      root: remotes,
+      password: GIT_TOKEN,
+      username: 'x-access-token',
+    });
     forge = await startForgeStandin({ token: GIT_TOKEN });
   });
   after(async () => {
@@ -65,22 +106,43 @@ describe('results out: push and pull request over an authenticated remote', () =
     assert.deepEqual(initCwds(h), [repoDir(h, 'app')]);
     const results = toolResults(h);
     assert.equal(results.length, 3, JSON.stringify(results));
-    assert.ok(results.every((t) => !t.is_error), JSON.stringify(results));
-    assert.match(results[2]!.content, /[0-9a-f]{40}\s+refs\/heads\/main/, 'the agent\'s git reached the authenticated remote');
+    assert.ok(
+      results.every((t) => !t.is_error),
+      JSON.stringify(results),
+    );
+    assert.match(
+      results[2]!.content,
+      /[0-9a-f]{40}\s+refs\/heads\/main/,
+      "the agent's git reached the authenticated remote",
+    );
 
     // The remote has the branch, with the change, the configured author and the prompt as subject.
-    assert.equal(readRemoteFile(app.path, 'refs/heads/sessions/sess-push-1', 'README.md'), 'Hello, world\n');
-    assert.equal(readRemoteFile(app.path, 'refs/heads/main', 'README.md'), 'Hello\n', 'main untouched');
+    assert.equal(
+      readRemoteFile(app.path, 'refs/heads/sessions/sess-push-1', 'README.md'),
+      'Hello, world\n',
+    );
+    assert.equal(
+      readRemoteFile(app.path, 'refs/heads/main', 'README.md'),
+      'Hello\n',
+      'main untouched',
+    );
     const tip = remoteTip(app.path, 'refs/heads/sessions/sess-push-1');
     assert.ok(tip, 'branch sessions/sess-push-1 exists');
     assert.equal(tip.authorName, GIT_USER.GIT_USER_NAME);
     assert.equal(tip.authorEmail, GIT_USER.GIT_USER_EMAIL);
     assert.equal(tip.committerEmail, GIT_USER.GIT_USER_EMAIL);
     assert.equal(tip.subject, 'Claude Code: Fix the greeting');
-    assert.equal(gitSync(repoDir(h, 'app'), ['rev-parse', 'HEAD']).trim(), tip.sha, 'the local commit is the pushed one');
+    assert.equal(
+      gitSync(repoDir(h, 'app'), ['rev-parse', 'HEAD']).trim(),
+      tip.sha,
+      'the local commit is the pushed one',
+    );
 
     // Git used basic auth with the token, and only the right one.
-    assert.ok(server.auths.length > 0 && server.auths.every((a) => a.ok && a.username === 'x-access-token'), JSON.stringify(server.auths));
+    assert.ok(
+      server.auths.length > 0 && server.auths.every((a) => a.ok && a.username === 'x-access-token'),
+      JSON.stringify(server.auths),
+    );
 
     // The PR request reached the stand-in, authorised, with head/base/title.
     const posts = forge.requests.filter((q) => q.method === 'POST');
@@ -107,7 +169,10 @@ describe('results out: push and pull request over an authenticated remote', () =
     assert.equal(outcome?.added, 1);
     assert.equal(outcome?.removed, 1);
     assert.ok(msgs.some((m) => m.message === `✓ Pull request for app: ${prUrl}`));
-    assert.ok(msgs.some((m) => m.message === 'Cloning app…') && msgs.some((m) => m.message.startsWith('✓ app ready')));
+    assert.ok(
+      msgs.some((m) => m.message === 'Cloning app…') &&
+        msgs.some((m) => m.message.startsWith('✓ app ready')),
+    );
 
     // Nothing on disk names the token: the remote URL is plain.
     const config = readFileSync(path.join(repoDir(h, 'app'), '.git', 'config'), 'utf8');

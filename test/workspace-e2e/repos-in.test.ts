@@ -4,9 +4,23 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { createBareRepo, gitSync, readRemoteFile, remoteTip, type BareRepo } from '../../src/testing/git-fixtures.js';
+import {
+  createBareRepo,
+  gitSync,
+  readRemoteFile,
+  remoteTip,
+  type BareRepo,
+} from '../../src/testing/git-fixtures.js';
 import { harness, runToEnd, type Harness } from '../runner/harness.js';
-import { finalStatus, GIT_USER, initCwds, modelCalls, repoDir, systemMessages, toolResults } from './helpers.js';
+import {
+  finalStatus,
+  GIT_USER,
+  initCwds,
+  modelCalls,
+  repoDir,
+  systemMessages,
+  toolResults,
+} from './helpers.js';
 
 describe('repos in: multi-repo and the legacy single-repo form', () => {
   let h: Harness;
@@ -21,7 +35,10 @@ describe('repos in: multi-repo and the legacy single-repo form', () => {
           turns: [
             {
               steps: [
-                { text: 'Reading the library notes.', tools: [{ name: 'Read', input: { file_path: '{{cwd}}/../lib/LIB.md' } }] },
+                {
+                  text: 'Reading the library notes.',
+                  tools: [{ name: 'Read', input: { file_path: '{{cwd}}/../lib/LIB.md' } }],
+                },
                 { text: 'The library says: {{lastToolResult}}' },
               ],
             },
@@ -33,7 +50,14 @@ describe('repos in: multi-repo and the legacy single-repo form', () => {
             {
               steps: [
                 { tools: [{ name: 'Read', input: { file_path: '{{cwd}}/DEV.md' } }] },
-                { tools: [{ name: 'Write', input: { file_path: '{{cwd}}/NOTE.md', content: 'written on dev\n' } }] },
+                {
+                  tools: [
+                    {
+                      name: 'Write',
+                      input: { file_path: '{{cwd}}/NOTE.md', content: 'written on dev\n' },
+                    },
+                  ],
+                },
                 { text: 'Wrote the note.' },
               ],
             },
@@ -42,9 +66,15 @@ describe('repos in: multi-repo and the legacy single-repo form', () => {
       ],
     });
     const remotes = path.join(h.root, 'remotes');
-    app = await createBareRepo(remotes, 'app.git', { branches: { main: { 'APP.md': 'app main\n' }, dev: { 'DEV.md': 'app dev branch\n' } } });
-    lib = await createBareRepo(remotes, 'lib.git', { branches: { main: { 'LIB.md': 'lib-notes-7c1e: use the frobnicator\n' } } });
-    out = await createBareRepo(remotes, 'fork.git', { branches: { main: { 'APP.md': 'fork main\n' } } });
+    app = await createBareRepo(remotes, 'app.git', {
+      branches: { main: { 'APP.md': 'app main\n' }, dev: { 'DEV.md': 'app dev branch\n' } },
+    });
+    lib = await createBareRepo(remotes, 'lib.git', {
+      branches: { main: { 'LIB.md': 'lib-notes-7c1e: use the frobnicator\n' } },
+    });
+    out = await createBareRepo(remotes, 'fork.git', {
+      branches: { main: { 'APP.md': 'fork main\n' } },
+    });
   });
   after(async () => h?.cleanup());
   beforeEach(() => h.backend.reset());
@@ -69,19 +99,33 @@ describe('repos in: multi-repo and the legacy single-repo form', () => {
     assert.match(String(finalStatus(h).result), /lib-notes-7c1e/);
 
     // Both clones exist on their branches; the name of the first came from its URL.
-    assert.equal(readFileSync(path.join(repoDir(h, 'lib'), 'LIB.md'), 'utf8'), 'lib-notes-7c1e: use the frobnicator\n');
+    assert.equal(
+      readFileSync(path.join(repoDir(h, 'lib'), 'LIB.md'), 'utf8'),
+      'lib-notes-7c1e: use the frobnicator\n',
+    );
     assert.equal(gitSync(repoDir(h, 'app'), ['rev-parse', '--abbrev-ref', 'HEAD']).trim(), 'main');
 
     // The CLI was told about the other repo as an additional working directory.
     const [first] = modelCalls(h, before);
     assert.ok(first, 'the model was called');
     const sent = JSON.stringify(first.body);
-    assert.ok(sent.includes(`Primary working directory: ${repoDir(h, 'app')}`), 'primary working directory is app');
-    assert.match(sent, new RegExp(`Additional working directories:[^"]*${escape(repoDir(h, 'lib'))}`), 'lib is an additional working directory');
+    assert.ok(
+      sent.includes(`Primary working directory: ${repoDir(h, 'app')}`),
+      'primary working directory is app',
+    );
+    assert.match(
+      sent,
+      new RegExp(`Additional working directories:[^"]*${escape(repoDir(h, 'lib'))}`),
+      'lib is an additional working directory',
+    );
 
     const finalized = systemMessages(h).find((m) => m.event === 'workspace.finalized');
-    const repos = (finalized?.data as { repos: { name: string; status: string }[] } | undefined)?.repos;
-    assert.deepEqual(repos?.map((x) => `${x.name}:${x.status}`), ['lib:nodiff', 'app:nodiff']);
+    const repos = (finalized?.data as { repos: { name: string; status: string }[] } | undefined)
+      ?.repos;
+    assert.deepEqual(
+      repos?.map((x) => `${x.name}:${x.status}`),
+      ['lib:nodiff', 'app:nodiff'],
+    );
   });
 
   test('legacy INPUT_REPO_URL / INPUT_BRANCH / OUTPUT_REPO_URL / OUTPUT_BRANCH: cloned at the branch, pushed to the output repo', async () => {
@@ -106,14 +150,32 @@ describe('repos in: multi-repo and the legacy single-repo form', () => {
     assert.equal(gitSync(path.join(ws, 'app'), ['remote', 'get-url', 'output']).trim(), out.url);
 
     // Pushed to the output repo's branch, not to the input repo.
-    assert.equal(readRemoteFile(out.path, 'refs/heads/feature/note', 'NOTE.md'), 'written on dev\n');
-    assert.equal(readRemoteFile(out.path, 'refs/heads/feature/note', 'DEV.md'), 'app dev branch\n', 'based on the input branch');
-    assert.equal(remoteTip(out.path, 'refs/heads/feature/note')?.authorEmail, GIT_USER.GIT_USER_EMAIL);
-    assert.equal(remoteTip(app.path, 'refs/heads/feature/note'), undefined, 'nothing pushed to the input repo');
+    assert.equal(
+      readRemoteFile(out.path, 'refs/heads/feature/note', 'NOTE.md'),
+      'written on dev\n',
+    );
+    assert.equal(
+      readRemoteFile(out.path, 'refs/heads/feature/note', 'DEV.md'),
+      'app dev branch\n',
+      'based on the input branch',
+    );
+    assert.equal(
+      remoteTip(out.path, 'refs/heads/feature/note')?.authorEmail,
+      GIT_USER.GIT_USER_EMAIL,
+    );
+    assert.equal(
+      remoteTip(app.path, 'refs/heads/feature/note'),
+      undefined,
+      'nothing pushed to the input repo',
+    );
     assert.equal(remoteTip(app.path, 'refs/heads/sessions/legacy-1'), undefined);
     const finalized = systemMessages(h).find((m) => m.event === 'workspace.finalized');
-    const [outcome] = (finalized?.data as { repos: Record<string, unknown>[] } | undefined)?.repos ?? [];
-    assert.deepEqual({ status: outcome?.status, branch: outcome?.branch, added: outcome?.added }, { status: 'pushed', branch: 'feature/note', added: 1 });
+    const [outcome] =
+      (finalized?.data as { repos: Record<string, unknown>[] } | undefined)?.repos ?? [];
+    assert.deepEqual(
+      { status: outcome?.status, branch: outcome?.branch, added: outcome?.added },
+      { status: 'pushed', branch: 'feature/note', added: 1 },
+    );
     assert.equal(finalStatus(h).phase, 'Completed');
     assert.ok(!existsSync(path.join(ws, '.ccr-staging')), 'no staging folder left');
   });

@@ -47,7 +47,10 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   }
   if (size > limit) throw tooLarge(limit);
   if (size === 0) return undefined;
-  const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const type = String(req.headers['content-type'] ?? '')
+    .split(';')[0]!
+    .trim()
+    .toLowerCase();
   if (type && !JSON_TYPES.includes(type) && !type.endsWith('+json'))
     throw new RequestError(415, `content-type ${type} is not supported: send application/json`);
   try {
@@ -83,10 +86,15 @@ export function errorReply(err: unknown, logger: Logger, context: string): Reply
     return { status: 400, json: { error: `invalid request: ${err.message}`, fields: err.fields } };
   if (err instanceof RequestError) {
     const headers: Record<string, string> =
-      err.status === 401 ? { 'www-authenticate': 'Bearer' } : err.status === 413 ? { connection: 'close' } : {};
+      err.status === 401
+        ? { 'www-authenticate': 'Bearer' }
+        : err.status === 413
+          ? { connection: 'close' }
+          : {};
     return { status: err.status, json: { error: err.message }, headers };
   }
-  if (err instanceof HttpError) return { status: err.status, json: { error: err.message }, headers: err.headers };
+  if (err instanceof HttpError)
+    return { status: err.status, json: { error: err.message }, headers: err.headers };
   logger.error(`${context} failed`, { error: describeError(err) });
   return { status: 500, json: { error: 'internal error: see the control plane log' } };
 }

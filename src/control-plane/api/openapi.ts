@@ -76,14 +76,34 @@ export function buildOpenApi(routes: readonly Route[], version: string): Json {
         description: m[1] === 'project' ? 'Project (namespace)' : 'Session name',
       });
     if (route.query) {
-      const q = schemaOf(route.query, 'input') as { properties?: Record<string, Json>; required?: string[] };
+      const q = schemaOf(route.query, 'input') as {
+        properties?: Record<string, Json>;
+        required?: string[];
+      };
       for (const [name, schema] of Object.entries(q.properties ?? {}))
-        parameters.push({ name, in: 'query', required: q.required?.includes(name) ?? false, schema });
+        parameters.push({
+          name,
+          in: 'query',
+          required: q.required?.includes(name) ?? false,
+          schema,
+        });
     }
     if (route.path === '/api/projects/{project}/sessions/{name}/ws') {
       parameters.push(
-        { name: 'after_seq', in: 'query', required: false, schema: { type: 'integer', minimum: 0 }, description: 'Watchers: replay history after this position' },
-        { name: 'token', in: 'query', required: false, schema: { type: 'string' }, description: 'The token, for clients that cannot set headers' },
+        {
+          name: 'after_seq',
+          in: 'query',
+          required: false,
+          schema: { type: 'integer', minimum: 0 },
+          description: 'Watchers: replay history after this position',
+        },
+        {
+          name: 'token',
+          in: 'query',
+          required: false,
+          schema: { type: 'string' },
+          description: 'The token, for clients that cannot set headers',
+        },
       );
     }
     const responses: Json = {};
@@ -99,7 +119,11 @@ export function buildOpenApi(routes: readonly Route[], version: string): Json {
               : undefined;
       responses[code] = { description: doc.description, ...(content ? { content } : {}) };
     }
-    const errors = [400, ...(route.access === 'public' ? [] : [401, 403, 404]), ...(route.body ? [413, 415] : [])];
+    const errors = [
+      400,
+      ...(route.access === 'public' ? [] : [401, 403, 404]),
+      ...(route.body ? [413, 415] : []),
+    ];
     for (const code of errors)
       responses[String(code)] ??= {
         description: ERROR_TEXT[code],
@@ -116,7 +140,9 @@ export function buildOpenApi(routes: readonly Route[], version: string): Json {
             requestBody: {
               required: route.bodyRequired ?? false,
               content: {
-                [route.method === 'PATCH' ? 'application/merge-patch+json' : 'application/json']: { schema: ref(route.body, 'input') },
+                [route.method === 'PATCH' ? 'application/merge-patch+json' : 'application/json']: {
+                  schema: ref(route.body, 'input'),
+                },
               },
             },
           }
@@ -131,13 +157,18 @@ export function buildOpenApi(routes: readonly Route[], version: string): Json {
     info: {
       title: 'claude-code-runner control plane',
       version,
-      description: 'Sessions API, socket hub and local executor (contract §4). Errors are `{"error": "..."}`.',
+      description:
+        'Sessions API, socket hub and local executor (contract §4). Errors are `{"error": "..."}`.',
     },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],
     components: {
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', description: 'The user token, or a run\'s runner token (BOT_TOKEN) for its own session' },
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: "The user token, or a run's runner token (BOT_TOKEN) for its own session",
+        },
       },
       schemas,
     },

@@ -120,19 +120,29 @@ export class Router {
     for (const key of ['project', 'name'] as const) {
       const v = params[key];
       if (v !== undefined && !NAME_PATTERN.test(v))
-        throw new RequestError(400, `invalid ${key === 'name' ? 'session' : 'project'} name "${v.slice(0, 80)}": use lowercase letters, digits and "-"`);
+        throw new RequestError(
+          400,
+          `invalid ${key === 'name' ? 'session' : 'project'} name "${v.slice(0, 80)}": use lowercase letters, digits and "-"`,
+        );
     }
 
     let principal: Principal | undefined;
     if (route.access !== 'public') {
       principal = this.o.auth.require(req, url, false);
       if (route.access === 'user') {
-        if (principal.kind !== 'user') throw new RequestError(403, 'a runner token cannot do this: use the user token');
-      } else if (route.access === 'project' || route.access === 'project-read' || route.access === 'project-message') {
-        const runnerProject = principal.kind === 'runner' ? this.o.projectOf(principal.session) : undefined;
+        if (principal.kind !== 'user')
+          throw new RequestError(403, 'a runner token cannot do this: use the user token');
+      } else if (
+        route.access === 'project' ||
+        route.access === 'project-read' ||
+        route.access === 'project-message'
+      ) {
+        const runnerProject =
+          principal.kind === 'runner' ? this.o.projectOf(principal.session) : undefined;
         requireProjectAccess(principal, params.project, runnerProject);
       } else {
-        const runnerParent = principal.kind === 'runner' ? this.o.parentOf(principal.session) : undefined;
+        const runnerParent =
+          principal.kind === 'runner' ? this.o.parentOf(principal.session) : undefined;
         requireSessionAccess(principal, params.name, route.access, runnerParent);
       }
     }
@@ -140,7 +150,8 @@ export class Router {
     const queryObject = Object.fromEntries(url.searchParams);
     const query = route.query ? parseOr400(route.query, queryObject) : undefined;
     let body: unknown;
-    if (req.method !== 'GET' && req.method !== 'DELETE') body = await readJsonBody(req, this.o.maxBodyBytes);
+    if (req.method !== 'GET' && req.method !== 'DELETE')
+      body = await readJsonBody(req, this.o.maxBodyBytes);
     if (route.body) {
       if (body === undefined && !route.bodyRequired) body = {};
       if (body === undefined) throw new RequestError(400, 'a JSON body is required');

@@ -29,7 +29,10 @@ const SESSION = `${SESSIONS}/{name}`;
 const MESSAGES = '/api/projects/{project}/sessions/{name}/messages';
 export const SOCKET = '/api/projects/{project}/sessions/{name}/ws';
 
-export function buildRoutes(service: SessionService, info: { version: string; openapi: () => unknown }): Route[] {
+export function buildRoutes(
+  service: SessionService,
+  info: { version: string; openapi: () => unknown },
+): Route[] {
   return [
     {
       method: 'GET',
@@ -67,7 +70,10 @@ export function buildRoutes(service: SessionService, info: { version: string; op
         const paged = ctx.query.limit !== undefined || ctx.query.continue !== undefined;
         return {
           status: 200,
-          json: { items: page.items, ...(paged ? { metadata: page.continue ? { continue: page.continue } : {} } : {}) },
+          json: {
+            items: page.items,
+            ...(paged ? { metadata: page.continue ? { continue: page.continue } : {} } : {}),
+          },
         };
       },
     },
@@ -82,7 +88,10 @@ export function buildRoutes(service: SessionService, info: { version: string; op
       body: CreateSessionRequest,
       bodyRequired: true,
       responses: {
-        201: { description: 'Created; `metadata.name` is generated (`session-<time-sortable id>`)', schema: SessionResource },
+        201: {
+          description: 'Created; `metadata.name` is generated (`session-<time-sortable id>`)',
+          schema: SessionResource,
+        },
         409: { description: 'The parent session is still running' },
       },
       handler: (ctx: RouteContext<z.infer<typeof CreateSessionRequest>>) => {
@@ -90,7 +99,9 @@ export function buildRoutes(service: SessionService, info: { version: string; op
         return {
           status: 201,
           json: session,
-          headers: { location: `/api/projects/${ctx.params.project}/agentic-sessions/${session.metadata.name}` },
+          headers: {
+            location: `/api/projects/${ctx.params.project}/agentic-sessions/${session.metadata.name}`,
+          },
         };
       },
     },
@@ -117,7 +128,10 @@ export function buildRoutes(service: SessionService, info: { version: string; op
         409: { description: 'The spec cannot change while the session runs' },
       },
       handler: (ctx: RouteContext<PatchBody>) => {
-        if (ctx.principal?.kind === 'runner' && (ctx.body.spec !== undefined || ctx.body.metadata?.labels !== undefined))
+        if (
+          ctx.principal?.kind === 'runner' &&
+          (ctx.body.spec !== undefined || ctx.body.metadata?.labels !== undefined)
+        )
           throw new RequestError(403, 'a runner token may patch metadata.annotations only');
         return { status: 200, json: service.patch(ctx.params.project, ctx.params.name, ctx.body) };
       },
@@ -138,7 +152,8 @@ export function buildRoutes(service: SessionService, info: { version: string; op
       method: 'POST',
       path: `${SESSION}/start`,
       operationId: 'startSession',
-      summary: 'Start a new run of a session that is not running (phase Pending until a slot is free)',
+      summary:
+        'Start a new run of a session that is not running (phase Pending until a slot is free)',
       access: 'manage',
       responses: {
         202: { description: 'The new run is queued', schema: SessionResource },
@@ -150,23 +165,30 @@ export function buildRoutes(service: SessionService, info: { version: string; op
       method: 'POST',
       path: `${SESSION}/stop`,
       operationId: 'stopSession',
-      summary: 'Stop the current run: SIGTERM, then SIGKILL after the grace period; answers once it has stopped',
+      summary:
+        'Stop the current run: SIGTERM, then SIGKILL after the grace period; answers once it has stopped',
       access: 'manage',
       responses: {
         200: { description: 'Stopped', schema: SessionResource },
         409: { description: 'The session is not running' },
       },
-      handler: async (ctx) => ({ status: 200, json: await service.stop(ctx.params.project, ctx.params.name) }),
+      handler: async (ctx) => ({
+        status: 200,
+        json: await service.stop(ctx.params.project, ctx.params.name),
+      }),
     },
     {
       method: 'PUT',
       path: `${SESSION}/status`,
       operationId: 'putStatus',
-      summary: "The runner reports its run's status; only the contract's fields are kept, others are dropped",
+      summary:
+        "The runner reports its run's status; only the contract's fields are kept, others are dropped",
       access: 'status',
       body: StatusUpdateRequest,
       bodyRequired: true,
-      responses: { 200: { description: 'The session with its new status', schema: SessionResource } },
+      responses: {
+        200: { description: 'The session with its new status', schema: SessionResource },
+      },
       handler: (ctx: RouteContext<z.infer<typeof StatusUpdateRequest>>) => ({
         status: 200,
         json: service.putStatus(ctx.params.project, ctx.params.name, ctx.body),
@@ -182,7 +204,10 @@ export function buildRoutes(service: SessionService, info: { version: string; op
         200: { description: 'The token', schema: GithubTokenResponse },
         404: { description: 'No GitHub token is configured (or no such session)' },
       },
-      handler: (ctx) => ({ status: 200, json: service.githubToken(ctx.params.project, ctx.params.name) }),
+      handler: (ctx) => ({
+        status: 200,
+        json: service.githubToken(ctx.params.project, ctx.params.name),
+      }),
     },
     {
       method: 'GET',
@@ -201,20 +226,30 @@ export function buildRoutes(service: SessionService, info: { version: string; op
       method: 'GET',
       path: MESSAGES,
       operationId: 'getHistory',
-      summary: 'The history: runner frames, user messages and phase changes, by position (`seq`); a runner token: its own project',
+      summary:
+        'The history: runner frames, user messages and phase changes, by position (`seq`); a runner token: its own project',
       access: 'project-read',
       query: HistoryQuery,
-      responses: { 200: { description: 'One page of history after `after_seq`', schema: HistoryResponse } },
+      responses: {
+        200: { description: 'One page of history after `after_seq`', schema: HistoryResponse },
+      },
       handler: (ctx: RouteContext<unknown, z.infer<typeof HistoryQuery>>) => ({
         status: 200,
-        json: service.history(ctx.params.project, ctx.params.name, ctx.query.after_seq, ctx.query.limit, ctx.query.tail),
+        json: service.history(
+          ctx.params.project,
+          ctx.params.name,
+          ctx.query.after_seq,
+          ctx.query.limit,
+          ctx.query.tail,
+        ),
       }),
     },
     {
       method: 'POST',
       path: MESSAGES,
       operationId: 'sendMessage',
-      summary: 'Send a command to the runner (default type `user_message`); queued until it connects, delivered once',
+      summary:
+        'Send a command to the runner (default type `user_message`); queued until it connects, delivered once',
       description:
         'A runner token may send user messages to the interactive sessions of its own project; the sender (`from: {session, agent}`) is its session, and both histories record the message.',
       access: 'project-message',
@@ -222,7 +257,10 @@ export function buildRoutes(service: SessionService, info: { version: string; op
       bodyRequired: true,
       responses: {
         202: { description: 'Accepted', schema: SendMessageResponse },
-        409: { description: 'The session has ended (start it again first), or is not interactive (from a runner token)' },
+        409: {
+          description:
+            'The session has ended (start it again first), or is not interactive (from a runner token)',
+        },
       },
       handler: (ctx: RouteContext<Record<string, unknown>>) => ({
         status: 202,
@@ -237,9 +275,14 @@ export function buildRoutes(service: SessionService, info: { version: string; op
       description:
         'Upgrade with the runner token (the runner) or the user token (a watcher; also `?token=`). Watchers may pass `?after_seq=N`.',
       access: 'read',
-      responses: { 101: { description: 'Switching protocols' }, 426: { description: 'Not a WebSocket request' } },
+      responses: {
+        101: { description: 'Switching protocols' },
+        426: { description: 'Not a WebSocket request' },
+      },
       handler: () => {
-        throw new HttpError(426, 'this endpoint is a WebSocket: connect with an Upgrade request', { upgrade: 'websocket' });
+        throw new HttpError(426, 'this endpoint is a WebSocket: connect with an Upgrade request', {
+          upgrade: 'websocket',
+        });
       },
     },
   ];
@@ -249,7 +292,8 @@ function parseSelector(selector: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const part of selector.split(',')) {
     const [k, v] = part.split('=');
-    if (!k || v === undefined) throw new RequestError(400, `labelSelector: "${part}" is not key=value`);
+    if (!k || v === undefined)
+      throw new RequestError(400, `labelSelector: "${part}" is not key=value`);
     out[k.trim()] = v.trim();
   }
   return out;

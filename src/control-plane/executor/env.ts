@@ -24,7 +24,8 @@ export function buildRunnerEnv(input: RunnerEnvInput): Record<string, string> {
   const { session, run } = input;
   const spec = session.spec;
   const env: Record<string, string> = { ...input.inherited };
-  for (const [k, v] of Object.entries(spec.environmentVariables ?? {})) if (!isReservedEnv(k)) env[k] = v;
+  for (const [k, v] of Object.entries(spec.environmentVariables ?? {}))
+    if (!isReservedEnv(k)) env[k] = v;
   const set = (k: string, v: string | number | boolean | undefined) => {
     if (v !== undefined) env[k] = String(v);
   };
@@ -44,7 +45,8 @@ export function buildRunnerEnv(input: RunnerEnvInput): Record<string, string> {
   if (spec.timeout) set('TIMEOUT', spec.timeout);
   if (spec.repos?.length) set('REPOS_JSON', JSON.stringify(spec.repos));
   set('MAIN_REPO_INDEX', spec.mainRepoIndex);
-  if (spec.autoPushOnComplete !== undefined) set('AUTO_PUSH_ON_COMPLETE', spec.autoPushOnComplete ? 'true' : 'false');
+  if (spec.autoPushOnComplete !== undefined)
+    set('AUTO_PUSH_ON_COMPLETE', spec.autoPushOnComplete ? 'true' : 'false');
   set('PARENT_SESSION_ID', spec.parent_session_id);
   set('USER_ID', spec.userContext?.userId);
   set('USER_NAME', spec.userContext?.displayName);

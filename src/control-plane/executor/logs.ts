@@ -5,7 +5,18 @@
  * previous `.1` is dropped) and writing starts over, so at most 2 × maxBytes are kept per run.
  * Writers append (O_APPEND), so truncating under them is safe.
  */
-import { closeSync, copyFileSync, existsSync, openSync, readSync, rmSync, statSync, truncateSync, mkdirSync, fstatSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  openSync,
+  readSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  mkdirSync,
+  fstatSync,
+} from 'node:fs';
 import path from 'node:path';
 
 export class RunLogs {
@@ -50,7 +61,10 @@ export class RunLogs {
       remaining -= buf.length;
     }
     const rotated = existsSync(`${file}.1`);
-    return (rotated ? '[output was rotated: earlier lines may be missing]\n' : '') + Buffer.concat(parts).toString('utf8');
+    return (
+      (rotated ? '[output was rotated: earlier lines may be missing]\n' : '') +
+      Buffer.concat(parts).toString('utf8')
+    );
   }
 
   /** The last few lines, trimmed to `maxChars`. */

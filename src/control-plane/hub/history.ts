@@ -32,7 +32,12 @@ export class HistoryLog {
   ) {}
 
   /** Persists an entry and fans it out; returns its position, or undefined for a repeated runSeq. */
-  append(session: string, run: number, runSeq: number | null, draft: EntryDraft): number | undefined {
+  append(
+    session: string,
+    run: number,
+    runSeq: number | null,
+    draft: EntryDraft,
+  ): number | undefined {
     const pos = this.peekNext(session);
     const entry: Record<string, unknown> = {
       seq: pos,

@@ -71,7 +71,11 @@ export class Hub {
   private sink: CommandSink | undefined;
 
   constructor(private readonly opts: HubOptions) {
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false });
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: opts.maxFrameBytes,
+      perMessageDeflate: false,
+    });
     this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
     this.heartbeat.unref();
   }
@@ -88,29 +92,37 @@ export class Hub {
       if (!m) throw new RequestError(404, `no socket at ${url.pathname}`);
       const project = decodeURIComponent(m[1]!);
       const name = decodeURIComponent(m[2]!);
-      if (!NAME_PATTERN.test(project)) throw new RequestError(400, `invalid project name "${project.slice(0, 80)}"`);
-      if (!NAME_PATTERN.test(name)) throw new RequestError(400, `invalid session name "${name.slice(0, 80)}"`);
+      if (!NAME_PATTERN.test(project))
+        throw new RequestError(400, `invalid project name "${project.slice(0, 80)}"`);
+      if (!NAME_PATTERN.test(name))
+        throw new RequestError(400, `invalid session name "${name.slice(0, 80)}"`);
       const principal = this.opts.auth.require(req, url, true);
       requireSessionAccess(principal, name, 'socket');
       const session = this.opts.store.sessions.get(name);
-      if (!session || session.project !== project) throw new RequestError(404, `session ${project}/${name} not found`);
+      if (!session || session.project !== project)
+        throw new RequestError(404, `session ${project}/${name} not found`);
       let afterSeq = 0;
       const raw = url.searchParams.get('after_seq');
       if (raw !== null) {
-        if (!/^\d+$/.test(raw)) throw new RequestError(400, 'after_seq: must be a whole number ≥ 0');
+        if (!/^\d+$/.test(raw))
+          throw new RequestError(400, 'after_seq: must be a whole number ≥ 0');
         afterSeq = Number(raw);
       }
       if (principal.kind === 'runner' && principal.run !== session.currentRun)
         throw new RequestError(403, 'this runner token belongs to an earlier run');
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         this.track(ws);
-        if (principal.kind === 'runner') this.attachRunner(ws, name, principal.run, announcesCommandAcks(req));
+        if (principal.kind === 'runner')
+          this.attachRunner(ws, name, principal.run, announcesCommandAcks(req));
         else this.attachWatcher(ws, name, afterSeq);
       });
     } catch (e) {
       const status = e instanceof RequestError ? e.status : 500;
-      if (status === 500) this.opts.logger.error('socket upgrade failed', { error: describeError(e) });
-      const body = JSON.stringify({ error: status === 500 ? 'internal error' : (e as Error).message });
+      if (status === 500)
+        this.opts.logger.error('socket upgrade failed', { error: describeError(e) });
+      const body = JSON.stringify({
+        error: status === 500 ? 'internal error' : (e as Error).message,
+      });
       socket.end(
         `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
@@ -166,7 +178,8 @@ export class Hub {
   /** The session is deleted: close every socket of it. */
   closeSession(session: string): void {
     this.closeRunner(session, CLOSE_SESSION_DELETED, 'session deleted');
-    for (const w of this.watchers.get(session) ?? []) w.close(CLOSE_SESSION_DELETED, 'session deleted');
+    for (const w of this.watchers.get(session) ?? [])
+      w.close(CLOSE_SESSION_DELETED, 'session deleted');
     this.watchers.delete(session);
     this.opts.history.forget(session);
   }
@@ -178,7 +191,8 @@ export class Hub {
   async close(): Promise<void> {
     clearInterval(this.heartbeat);
     for (const link of this.runners.values()) link.close(1001, 'control plane shutting down');
-    for (const set of this.watchers.values()) for (const w of set) w.close(1001, 'control plane shutting down');
+    for (const set of this.watchers.values())
+      for (const w of set) w.close(1001, 'control plane shutting down');
     this.runners.clear();
     this.watchers.clear();
     // Give close frames a moment, then cut whatever is left.
@@ -191,7 +205,16 @@ export class Hub {
     const previous = this.runners.get(session);
     if (previous) previous.close(CLOSE_REPLACED, 'replaced by a newer connection');
     const lastSeq = this.opts.store.frames.lastRunSeq(session, run);
-    const link = new RunnerLink(ws, session, run, this.opts.history, this.opts.redactor, this.opts.logger, lastSeq, commandAcks);
+    const link = new RunnerLink(
+      ws,
+      session,
+      run,
+      this.opts.history,
+      this.opts.redactor,
+      this.opts.logger,
+      lastSeq,
+      commandAcks,
+    );
     link.onCommandAck = (id) => {
       link.inFlight.delete(id);
       this.markDelivered(session, id);
@@ -211,7 +234,9 @@ export class Hub {
       if (this.runners.get(session) === link) this.runners.delete(session);
       this.opts.logger.info('runner disconnected', { session, run });
     });
-    ws.on('error', (e) => this.opts.logger.debug('runner socket error', { session, error: e.message }));
+    ws.on('error', (e) =>
+      this.opts.logger.debug('runner socket error', { session, error: e.message }),
+    );
     link.greet();
     this.deliverQueued(session);
   }
@@ -234,13 +259,16 @@ export class Hub {
       s?.delete(watcher);
       if (s && !s.size) this.watchers.delete(session);
     });
-    ws.on('error', (e) => this.opts.logger.debug('watcher socket error', { session, error: e.message }));
+    ws.on('error', (e) =>
+      this.opts.logger.debug('watcher socket error', { session, error: e.message }),
+    );
     watcher.start();
   }
 
   private onWatcherMessage(ws: WebSocket, session: string, raw: string): void {
     const reply = (type: string, payload: Record<string, unknown>) => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type, payload, timestamp: new Date().toISOString() }));
+      if (ws.readyState === ws.OPEN)
+        ws.send(JSON.stringify({ type, payload, timestamp: new Date().toISOString() }));
     };
     const parsed = parseCommand(raw);
     if (parsed.ok && parsed.command.type === 'ping') return reply('pong', {});
@@ -253,7 +281,8 @@ export class Hub {
       reply('command.accepted', { type: parsed.command.type, ...(isRecord(result) ? result : {}) });
     } catch (e) {
       reply('error', { message: e instanceof RequestError ? e.message : 'command failed' });
-      if (!(e instanceof RequestError)) this.opts.logger.error('watcher command failed', { session, error: describeError(e) });
+      if (!(e instanceof RequestError))
+        this.opts.logger.error('watcher command failed', { session, error: describeError(e) });
     }
   }
 
@@ -277,7 +306,9 @@ export class Hub {
 /** Whether the upgrading runner said it acks commands (`x-runner-capabilities: command-acks`). */
 function announcesCommandAcks(req: IncomingMessage): boolean {
   const h = req.headers[RUNNER_CAPABILITIES_HEADER];
-  const values = (Array.isArray(h) ? h.join(',') : (h ?? '')).split(',').map((v) => v.trim().toLowerCase());
+  const values = (Array.isArray(h) ? h.join(',') : (h ?? ''))
+    .split(',')
+    .map((v) => v.trim().toLowerCase());
   return values.includes(CAPABILITY_COMMAND_ACKS);
 }
 

@@ -15,7 +15,9 @@ export function openDatabase(file: string, migrations: readonly Migration[] = MI
   try {
     db = new Database(file);
   } catch (e) {
-    throw new SystemError('store', `cannot open the store at ${file}: ${(e as Error).message}`, { cause: e });
+    throw new SystemError('store', `cannot open the store at ${file}: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   try {
     // Sessions' environment variables live here: only the owner may read the file.
@@ -35,7 +37,8 @@ export function openDatabase(file: string, migrations: readonly Migration[] = MI
 /** Applies the migrations the database lacks; returns how many were applied. */
 export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): number {
   migrations.forEach((m, i) => {
-    if (m.version !== i + 1) throw new SystemError('store', `migration ${m.version} is out of order (expected ${i + 1})`);
+    if (m.version !== i + 1)
+      throw new SystemError('store', `migration ${m.version} is out of order (expected ${i + 1})`);
   });
   const current = Number(db.pragma('user_version', { simple: true }));
   if (current > migrations.length)
@@ -52,7 +55,11 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): 
     try {
       apply();
     } catch (e) {
-      throw new SystemError('store', `migration ${m.version} (${m.description}) failed: ${(e as Error).message}`, { cause: e });
+      throw new SystemError(
+        'store',
+        `migration ${m.version} (${m.description}) failed: ${(e as Error).message}`,
+        { cause: e },
+      );
     }
     applied++;
   }

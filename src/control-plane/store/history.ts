@@ -31,7 +31,9 @@ export class FrameRepo {
     this.insertStmt = db.prepare(
       'INSERT INTO frames (session, pos, run, run_seq, type, frame) VALUES (?, ?, ?, ?, ?, ?)',
     );
-    this.lastPosStmt = db.prepare<[string], { p: number | null }>('SELECT MAX(pos) AS p FROM frames WHERE session = ?');
+    this.lastPosStmt = db.prepare<[string], { p: number | null }>(
+      'SELECT MAX(pos) AS p FROM frames WHERE session = ?',
+    );
     this.lastRunSeqStmt = db.prepare<[string, number], { s: number | null }>(
       'SELECT MAX(run_seq) AS s FROM frames WHERE session = ? AND run = ?',
     );
@@ -43,7 +45,14 @@ export class FrameRepo {
     );
   }
 
-  append(session: string, pos: number, run: number, runSeq: number | null, type: string, frame: string): void {
+  append(
+    session: string,
+    pos: number,
+    run: number,
+    runSeq: number | null,
+    type: string,
+    frame: string,
+  ): void {
     this.insertStmt.run(session, pos, run, runSeq, type, frame);
   }
 
@@ -88,7 +97,9 @@ export class MessageRepo {
   }
 
   enqueue(session: string, run: number, type: string, command: string): number {
-    return Number(this.insertStmt.run(session, run, type, command, new Date().toISOString()).lastInsertRowid);
+    return Number(
+      this.insertStmt.run(session, run, type, command, new Date().toISOString()).lastInsertRowid,
+    );
   }
 
   /** What the session's run `run` has not received yet, oldest first. */

@@ -108,9 +108,13 @@ export class SessionRepo {
        VALUES (@name, @project, @uid, @created_at, @spec, @labels, @annotations, @status, @phase, @current_run, @workspace)`,
     );
     this.getStmt = db.prepare<[string], SessionRecord>('SELECT * FROM sessions WHERE name = ?');
-    this.listStmt = db.prepare<[string], SessionRecord>('SELECT * FROM sessions WHERE project = ? ORDER BY name');
+    this.listStmt = db.prepare<[string], SessionRecord>(
+      'SELECT * FROM sessions WHERE project = ? ORDER BY name',
+    );
     this.deleteStmt = db.prepare<[string]>('DELETE FROM sessions WHERE name = ?');
-    this.countWorkspaceStmt = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM sessions WHERE workspace = ?');
+    this.countWorkspaceStmt = db.prepare<[string], { n: number }>(
+      'SELECT COUNT(*) AS n FROM sessions WHERE workspace = ?',
+    );
   }
 
   insert(s: SessionRow): void {
@@ -179,9 +183,15 @@ export class RunRepo {
     this.insertStmt = db.prepare(
       `INSERT INTO runs (session, run, state, queued_at) VALUES (@session, @run, 'queued', @queued_at)`,
     );
-    this.getStmt = db.prepare<[string, number], RunRecord>('SELECT * FROM runs WHERE session = ? AND run = ?');
-    this.byStateStmt = db.prepare<[], RunRecord>(`SELECT * FROM runs WHERE state IN ('launching', 'active') ORDER BY queued_at`);
-    this.queuedStmt = db.prepare<[], RunRecord>(`SELECT * FROM runs WHERE state = 'queued' ORDER BY queued_at, session`);
+    this.getStmt = db.prepare<[string, number], RunRecord>(
+      'SELECT * FROM runs WHERE session = ? AND run = ?',
+    );
+    this.byStateStmt = db.prepare<[], RunRecord>(
+      `SELECT * FROM runs WHERE state IN ('launching', 'active') ORDER BY queued_at`,
+    );
+    this.queuedStmt = db.prepare<[], RunRecord>(
+      `SELECT * FROM runs WHERE state = 'queued' ORDER BY queued_at, session`,
+    );
   }
 
   insert(session: string, run: number, queuedAt: string): void {
@@ -203,7 +213,11 @@ export class RunRepo {
     return this.queuedStmt.all().map(toRun);
   }
 
-  update(session: string, run: number, patch: Partial<Omit<RunRow, 'session' | 'run' | 'queuedAt'>>): void {
+  update(
+    session: string,
+    run: number,
+    patch: Partial<Omit<RunRow, 'session' | 'run' | 'queuedAt'>>,
+  ): void {
     const columns: Record<string, string> = {
       state: 'state',
       startedAt: 'started_at',
@@ -223,6 +237,8 @@ export class RunRepo {
       values[col] = v;
     }
     if (!sets.length) return;
-    this.db.prepare(`UPDATE runs SET ${sets.join(', ')} WHERE session = @session AND run = @run`).run(values);
+    this.db
+      .prepare(`UPDATE runs SET ${sets.join(', ')} WHERE session = @session AND run = @run`)
+      .run(values);
   }
 }

@@ -15,6 +15,8 @@ export interface TracerDeps {
   logger: Logger;
   /** Every string the tracer exports goes through it. */
   redactor: Redactor;
+  /** When the run started: the root observation's start (default: when the tracer is built). */
+  startedAt?: Date;
 }
 
 /**

@@ -182,14 +182,20 @@ class LangfuseRunTracer implements Tracer {
     this.refreshTraceAttributes();
 
     const s = config.session;
-    this.root = this.start('agent', OBSERVATION_NAMES.root, undefined, {
-      metadata: {
-        session_name: this.body.plain(s.name),
-        project: this.body.plain(s.project),
-        interactive: s.interactive,
-        ...(s.parentSessionId ? { parent_session_id: this.body.plain(s.parentSessionId) } : {}),
+    this.root = this.start(
+      'agent',
+      OBSERVATION_NAMES.root,
+      undefined,
+      {
+        metadata: {
+          session_name: this.body.plain(s.name),
+          project: this.body.plain(s.project),
+          interactive: s.interactive,
+          ...(s.parentSessionId ? { parent_session_id: this.body.plain(s.parentSessionId) } : {}),
+        },
       },
-    }) as LangfuseAgent;
+      deps.startedAt,
+    ) as LangfuseAgent;
     if (config.session.prompt)
       this.setTraceInput(this.body.text(config.session.prompt, MESSAGE_LIMIT));
   }
@@ -210,10 +216,13 @@ class LangfuseRunTracer implements Tracer {
       if (!this.traceInputSet) this.setTraceInput(input);
       this.turn = {
         number: t.turn,
-        obs: this.start('span', OBSERVATION_NAMES.turn, this.root.otelSpan.spanContext(), {
-          input,
-          metadata: { turn: t.turn },
-        }) as LangfuseSpan,
+        obs: this.start(
+          'span',
+          OBSERVATION_NAMES.turn,
+          this.root.otelSpan.spanContext(),
+          { input, metadata: { turn: t.turn } },
+          t.startedAt,
+        ) as LangfuseSpan,
       };
       this.pendingInput.set('', input);
     });
@@ -620,9 +629,10 @@ class LangfuseRunTracer implements Tracer {
     name: string,
     parent: SpanContext | undefined,
     attributes: LangfuseGenerationAttributes,
+    startTime?: Date,
   ): Obs {
     const ctx = parent ? trace.setSpanContext(ROOT_CONTEXT, parent) : ROOT_CONTEXT;
-    const otelSpan = this.otel.startSpan(name, {}, ctx);
+    const otelSpan = this.otel.startSpan(name, startTime ? { startTime } : {}, ctx);
     otelSpan.setAttributes(this.traceAttributes);
     switch (kind) {
       case 'agent':

@@ -137,7 +137,9 @@ export function findCwd(body: { system?: unknown; messages?: unknown }): string 
   // The last one counts: after a resume in another directory the CLI adds a newer environment
   // message, "Primary working directory: B (was A)".
   for (const text of texts.reverse()) {
-    const match = /Primary working directory: *([^\n]+?)(?: \(was [^)\n]*\))?\s*(?:\n|$)/.exec(text);
+    const match = /Primary working directory: *([^\n]+?)(?: \(was [^)\n]*\))?\s*(?:\n|$)/.exec(
+      text,
+    );
     if (match?.[1]) return match[1].trim();
   }
   return '';
