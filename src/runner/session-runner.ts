@@ -138,9 +138,9 @@ export class SessionRunner {
     const { config } = this.deps;
     this.prepared = await this.deps.workspace.prepare();
     const resume = await this.resolveResume();
-    if (this.stopRequest) throw new UserError('session', this.stopRequest.message);
     await this.deps.socket.whenOpen(SDK_LOAD_WAIT_MS);
     this.sdk = await loadSdkParts();
+    if (this.stopRequest) throw new UserError('session', this.stopRequest.message);
     this.startSession(this.prepared, resume);
     if (config.session.prompt) this.submit(config.session.prompt);
     else {

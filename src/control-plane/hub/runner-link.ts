@@ -5,7 +5,8 @@
  *
  * Acks (extension, src/protocol/commands.ts): on connect the link sends `ack` with the last seq
  * persisted for this run (0 if none), so a reconnecting runner resends only what came after;
- * after persisting it acks again at most every ACK_DELAY_MS or every ACK_EVERY frames.
+ * after persisting it acks again at most every ACK_DELAY_MS or every ACK_EVERY frames, and at
+ * once after the frame that ends a run (the runner waits for that ack before it exits).
  *
  * The other way, a runner that announced `command-acks` confirms each command it has taken
  * (`command.ack {id}`, a control frame like `pong`); the hub then marks it delivered.
@@ -21,6 +22,13 @@ export const ACK_DELAY_MS = 50;
 export const ACK_EVERY = 100;
 /** Invalid frames logged per link before going quiet (each is still dropped). */
 const MAX_INVALID_LOGGED = 20;
+
+/** The `system.message` events that end a run (docs/runner.md); the runner flushes after them. */
+const CLOSING_EVENTS = new Set(['session.completed', 'session.failed', 'session.stopped']);
+
+function isClosingFrame(type: string, payload: unknown): boolean {
+  return type === 'system.message' && CLOSING_EVENTS.has(String((payload as { event?: unknown } | null)?.event));
+}
 
 const KNOWN_FRAME_KEYS = new Set(['seq', 'type', 'timestamp', 'payload', 'partial', 'sessionId', 'run', 'runSeq']);
 
@@ -97,7 +105,8 @@ export class RunnerLink {
     });
     this.lastSeq = frame.seq;
     this.unacked++;
-    if (this.unacked >= ACK_EVERY) this.sendAck();
+    // A runner waits for the ack of its closing frame before it exits: not ACK_DELAY_MS more.
+    if (this.unacked >= ACK_EVERY || isClosingFrame(frame.type, obj.payload)) this.sendAck();
     else this.ackTimer ??= setTimeout(() => this.sendAck(), ACK_DELAY_MS);
   }
 

@@ -12,6 +12,7 @@
  * data would exceed the bound is closed with 4008 and a reason naming the `after_seq` to rejoin
  * from. Nothing a watcher does makes the runner or other watchers wait.
  */
+import { Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../../observability/logger.js';
 import type { HistoryLog, Subscriber } from './history.js';
@@ -91,13 +92,22 @@ export class Watcher implements Subscriber {
       let flushed: Promise<void> = Promise.resolve();
       // A step never exceeds the watcher's bound, so a healthy watcher is never taken for slow.
       const step = Math.min(CATCH_UP_STEP_BYTES, this.opts.maxBufferedBytes);
-      for (; i < rows.length && bytes < step; i++) {
-        const row = rows[i]!;
-        const last = i === rows.length - 1 || bytes + row.frame.length >= step;
-        if (last) flushed = new Promise((resolve) => this.ws.send(row.frame, () => resolve()));
-        else this.ws.send(row.frame);
-        this.lastSent = row.pos;
-        bytes += row.frame.length;
+      // One write for the whole step instead of a system call per frame (measured: 100,000 frames
+      // took 0.3 s of writev alone, docs/benchmarks.md). ws corks around each frame it sends;
+      // nested corks hold until ours is released.
+      const socket = rawSocket(this.ws);
+      socket?.cork();
+      try {
+        for (; i < rows.length && bytes < step; i++) {
+          const row = rows[i]!;
+          const last = i === rows.length - 1 || bytes + row.frame.length >= step;
+          if (last) flushed = new Promise((resolve) => this.ws.send(row.frame, () => resolve()));
+          else this.ws.send(row.frame);
+          this.lastSent = row.pos;
+          bytes += row.frame.length;
+        }
+      } finally {
+        socket?.uncork();
       }
       if (i === rows.length && rows.length < this.opts.pageSize) {
         this.live = true; // same tick as the read: nothing can have been appended in between
@@ -107,4 +117,10 @@ export class Watcher implements Subscriber {
       await flushed;
     }
   }
+}
+
+/** The TCP socket under a ws connection (ws keeps it as `_socket`; absent once closed). */
+function rawSocket(ws: WebSocket): Writable | undefined {
+  const socket = (ws as unknown as { _socket?: unknown })._socket;
+  return socket instanceof Writable ? socket : undefined;
 }
