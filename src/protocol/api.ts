@@ -246,12 +246,9 @@ export const SessionStatus = z
     message: z.string().optional(),
     startTime: z.string().optional(),
     completionTime: z.string().optional(),
-    run: z
-      .number()
-      .int()
-      .meta({
-        description: 'Extension: the number of the current run (1 for the first, +1 per /start).',
-      }),
+    run: z.number().int().meta({
+      description: 'Extension: the number of the current run (1 for the first, +1 per /start).',
+    }),
     exitCode: z
       .number()
       .int()
@@ -276,11 +273,9 @@ export const SessionResource = z.object({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal(SESSION_KIND),
   metadata: SessionMetadata,
-  spec: z
-    .object(specFields)
-    .meta({
-      description: 'As created; secret-looking environment variable values read "[REDACTED]".',
-    }),
+  spec: z.object(specFields).meta({
+    description: 'As created; secret-looking environment variable values read "[REDACTED]".',
+  }),
   status: SessionStatus,
 });
 export type SessionResource = z.infer<typeof SessionResource>;
@@ -339,14 +334,9 @@ export const HistoryEntry = z
       .positive()
       .meta({ description: 'Session-wide history position (strictly increasing across runs).' }),
     run: z.number().int().positive(),
-    runSeq: z
-      .number()
-      .int()
-      .positive()
-      .optional()
-      .meta({
-        description: "The runner's own seq within its run (absent for entries the hub wrote).",
-      }),
+    runSeq: z.number().int().positive().optional().meta({
+      description: "The runner's own seq within its run (absent for entries the hub wrote).",
+    }),
     type: z.string(),
     timestamp: z.string(),
     sessionId: z.string(),

@@ -37,7 +37,12 @@ export class BackendClient {
     return `${this.opts.apiUrl}/projects/${encodeURIComponent(this.opts.project)}/agentic-sessions/${encodeURIComponent(name)}`;
   }
 
-  private async call(method: string, url: string, body?: unknown, contentType = 'application/json'): Promise<unknown> {
+  private async call(
+    method: string,
+    url: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<unknown> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = contentType;
     if (this.opts.botToken) headers.authorization = `Bearer ${this.opts.botToken}`;
@@ -49,7 +54,9 @@ export class BackendClient {
         timeoutMs: this.opts.timeoutMs ?? 10_000,
       });
     } catch (e) {
-      throw new SystemError('status', `${method} ${url} failed: ${(e as Error).message}`, { cause: e });
+      throw new SystemError('status', `${method} ${url} failed: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     const text = res.text;
     if (!res.ok) {
@@ -69,8 +76,13 @@ export class BackendClient {
    * answer's status and JSON body, whatever the status. Throws SystemError only when no answer
    * came (network, timeout).
    */
-  async request(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-    if (!this.enabled) throw new SystemError('session', 'no BACKEND_API_URL: the control plane cannot be reached');
+  async request(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: unknown }> {
+    if (!this.enabled)
+      throw new SystemError('session', 'no BACKEND_API_URL: the control plane cannot be reached');
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.opts.botToken) headers.authorization = `Bearer ${this.opts.botToken}`;
@@ -83,7 +95,9 @@ export class BackendClient {
         timeoutMs: this.opts.timeoutMs ?? 10_000,
       });
     } catch (e) {
-      throw new SystemError('session', `${method} ${url} failed: ${(e as Error).message}`, { cause: e });
+      throw new SystemError('session', `${method} ${url} failed: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     const text = res.text;
     let json: unknown;
@@ -116,10 +130,14 @@ export class BackendClient {
       } catch (e) {
         const left = deadline - Date.now();
         if (left <= 0) {
-          this.opts.logger.error(`status ${update.phase ?? ''} not delivered after ${attempt} attempts: ${(e as Error).message}`);
+          this.opts.logger.error(
+            `status ${update.phase ?? ''} not delivered after ${attempt} attempts: ${(e as Error).message}`,
+          );
           return false;
         }
-        this.opts.logger.warn(`status update failed (attempt ${attempt}), retrying: ${(e as Error).message}`);
+        this.opts.logger.warn(
+          `status update failed (attempt ${attempt}), retrying: ${(e as Error).message}`,
+        );
         await sleep(Math.min(delay, left));
         delay = Math.min(delay * 2, 3_000);
       }
@@ -129,18 +147,25 @@ export class BackendClient {
   /** JSON merge patch of this session's annotations. */
   async patchAnnotations(annotations: Record<string, string>): Promise<void> {
     if (!this.enabled) return;
-    await this.call('PATCH', this.sessionUrl(), { metadata: { annotations } }, 'application/merge-patch+json');
+    await this.call(
+      'PATCH',
+      this.sessionUrl(),
+      { metadata: { annotations } },
+      'application/merge-patch+json',
+    );
   }
 
   async getSession(name: string): Promise<SessionResource> {
-    if (!this.enabled) throw new SystemError('session', 'no BACKEND_API_URL: cannot read another session');
+    if (!this.enabled)
+      throw new SystemError('session', 'no BACKEND_API_URL: cannot read another session');
     return (await this.call('GET', this.sessionUrl(name))) as SessionResource;
   }
 
   /** A short-lived git token minted by the backend for this session. */
   async mintGitToken(): Promise<string | undefined> {
     if (!this.enabled) return undefined;
-    const body = (await this.call('POST', `${this.sessionUrl()}/github/token`, {})) as { token?: unknown } | undefined;
+    const body = (await this.call('POST', `${this.sessionUrl()}/github/token`, {})) as
+      { token?: unknown } | undefined;
     return typeof body?.token === 'string' && body.token ? body.token : undefined;
   }
 }

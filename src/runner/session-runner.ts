@@ -36,7 +36,10 @@ const CALLER_WAIT_MS = 2_000;
 const SDK_LOAD_WAIT_MS = 300;
 
 async function loadSdkParts() {
-  const [{ ClaudeSession }, tools] = await Promise.all([import('./claude-session.js'), import('./sessions-tools.js')]);
+  const [{ ClaudeSession }, tools] = await Promise.all([
+    import('./claude-session.js'),
+    import('./sessions-tools.js'),
+  ]);
   return { ClaudeSession, ...tools };
 }
 
@@ -107,20 +110,31 @@ export class SessionRunner {
     let timeout: NodeJS.Timeout | undefined;
     if (config.session.timeoutMs)
       timeout = setTimeout(
-        () => this.stop({ phase: 'Failed', message: `Session timed out after ${config.session.timeoutMs! / 1000} s (TIMEOUT)`, exitCode: EXIT_CODES.timeout }),
+        () =>
+          this.stop({
+            phase: 'Failed',
+            message: `Session timed out after ${config.session.timeoutMs! / 1000} s (TIMEOUT)`,
+            exitCode: EXIT_CODES.timeout,
+          }),
         config.session.timeoutMs,
       );
     let outcome: RunOutcome;
     try {
       outcome = await this.converse();
     } catch (e) {
-      outcome = { phase: 'Failed', message: describeError(e), exitCode: EXIT_CODES.failed, ...(this.lastResult ? { result: this.lastResult } : {}) };
+      outcome = {
+        phase: 'Failed',
+        message: describeError(e),
+        exitCode: EXIT_CODES.failed,
+        ...(this.lastResult ? { result: this.lastResult } : {}),
+      };
     } finally {
       if (timeout) clearTimeout(timeout);
       this.toolsAbort.abort();
       await this.session?.terminate(config.runtime.shutdownGraceMs);
     }
-    if (this.stopRequest) outcome = { ...this.stopRequest, ...(this.lastResult ? { result: this.lastResult } : {}) };
+    if (this.stopRequest)
+      outcome = { ...this.stopRequest, ...(this.lastResult ? { result: this.lastResult } : {}) };
     await statusRunning;
     return this.finish(outcome);
   }
@@ -150,7 +164,10 @@ export class SessionRunner {
     // A conversation may be replaced (workspace change); wait for the one that is current.
     for (;;) {
       const current = this.session!;
-      await Promise.race([current.done.catch((e: unknown) => this.onConversationError(e, current)), this.stopped]);
+      await Promise.race([
+        current.done.catch((e: unknown) => this.onConversationError(e, current)),
+        this.stopped,
+      ]);
       const stop = this.pendingStop();
       if (stop) return { ...stop };
       if (this.session === current && !this.restarting) break;
@@ -163,12 +180,32 @@ export class SessionRunner {
   private conclude(): RunOutcome {
     const { config } = this.deps;
     const r = this.lastResult;
-    if (!r) return { phase: 'Failed', message: this.withStderr('Claude Code ended without producing a result'), exitCode: EXIT_CODES.failed };
+    if (!r)
+      return {
+        phase: 'Failed',
+        message: this.withStderr('Claude Code ended without producing a result'),
+        exitCode: EXIT_CODES.failed,
+      };
     if (config.session.interactive && this.ending)
-      return { phase: 'Completed', message: 'Session ended by the user', exitCode: EXIT_CODES.completed, result: r };
+      return {
+        phase: 'Completed',
+        message: 'Session ended by the user',
+        exitCode: EXIT_CODES.completed,
+        result: r,
+      };
     if (r.is_error)
-      return { phase: 'Failed', message: `Claude Code failed (${r.subtype}): ${r.result ?? 'no detail'}`, exitCode: EXIT_CODES.failed, result: r };
-    return { phase: 'Completed', message: 'Session completed', exitCode: EXIT_CODES.completed, result: r };
+      return {
+        phase: 'Failed',
+        message: `Claude Code failed (${r.subtype}): ${r.result ?? 'no detail'}`,
+        exitCode: EXIT_CODES.failed,
+        result: r,
+      };
+    return {
+      phase: 'Completed',
+      message: 'Session completed',
+      exitCode: EXIT_CODES.completed,
+      result: r,
+    };
   }
 
   /**
@@ -199,23 +236,44 @@ export class SessionRunner {
       try {
         const report = await this.deps.workspace.finalize();
         prUrls = report.prUrls;
-        if (report.repos.length) this.system(`Workspace results: ${report.repos.map((r) => `${r.name} ${r.status}`).join(', ')}`, 'info', 'workspace.finalized', { repos: report.repos, prUrls });
+        if (report.repos.length)
+          this.system(
+            `Workspace results: ${report.repos.map((r) => `${r.name} ${r.status}`).join(', ')}`,
+            'info',
+            'workspace.finalized',
+            { repos: report.repos, prUrls },
+          );
       } catch (e) {
         this.system(`Pushing results failed: ${describeError(e)}`, 'error', 'workspace.failed');
       }
     }
-    await tracer.shutdown({ ...(outcome.phase !== 'Completed' ? { error: outcome.message } : {}), ...(outcome.result ? { result: outcome.result } : {}) });
-    const event = outcome.phase === 'Completed' ? 'session.completed' : outcome.phase === 'Stopped' ? 'session.stopped' : 'session.failed';
-    this.system(outcome.phase === 'Completed' ? outcome.message : `${outcome.phase}: ${outcome.message}`, outcome.phase === 'Failed' ? 'error' : 'system', event);
+    await tracer.shutdown({
+      ...(outcome.phase !== 'Completed' ? { error: outcome.message } : {}),
+      ...(outcome.result ? { result: outcome.result } : {}),
+    });
+    const event =
+      outcome.phase === 'Completed'
+        ? 'session.completed'
+        : outcome.phase === 'Stopped'
+          ? 'session.stopped'
+          : 'session.failed';
+    this.system(
+      outcome.phase === 'Completed' ? outcome.message : `${outcome.phase}: ${outcome.message}`,
+      outcome.phase === 'Failed' ? 'error' : 'system',
+      event,
+    );
     const status: StatusUpdate = {
       phase: outcome.phase,
       completionTime: new Date().toISOString(),
-      message: prUrls.length ? `${outcome.message}; pull request: ${prUrls.join(', ')}` : outcome.message,
+      message: prUrls.length
+        ? `${outcome.message}; pull request: ${prUrls.join(', ')}`
+        : outcome.message,
       ...(outcome.result ? summaryForStatus(outcome.result) : {}),
     };
     await backend.putStatusReliably(status, deadline);
     const flushed = await socket.flush(Math.max(500, deadline - Date.now()));
-    if (!flushed) this.log.warn(`${socket.pendingFrames} frame(s) not confirmed by the backend before exit`);
+    if (!flushed)
+      this.log.warn(`${socket.pendingFrames} frame(s) not confirmed by the backend before exit`);
     return outcome;
   }
 
@@ -251,7 +309,12 @@ export class SessionRunner {
       signal: this.toolsAbort.signal,
       logger: logger.child('sessions-tools'),
     });
-    return { platformServers: { servers: { [SESSIONS_SERVER]: server }, allowedTools: SESSIONS_ALLOWED_TOOLS } };
+    return {
+      platformServers: {
+        servers: { [SESSIONS_SERVER]: server },
+        allowedTools: SESSIONS_ALLOWED_TOOLS,
+      },
+    };
   }
 
   /** The agent that made a tool call; its assistant message may still be on its way to us. */
@@ -276,9 +339,15 @@ export class SessionRunner {
         this.system(`Continuing session ${parent}`, 'info', 'session.continued', { parent });
         return id;
       }
-      this.system(`Session ${parent} has no Claude session to resume; starting a new conversation in its workspace`, 'warn');
+      this.system(
+        `Session ${parent} has no Claude session to resume; starting a new conversation in its workspace`,
+        'warn',
+      );
     } catch (e) {
-      this.system(`Could not read session ${parent} to resume it (${describeError(e)}); starting a new conversation`, 'warn');
+      this.system(
+        `Could not read session ${parent} to resume it (${describeError(e)}); starting a new conversation`,
+        'warn',
+      );
     }
     return undefined;
   }
@@ -307,7 +376,8 @@ export class SessionRunner {
   private onSdkMessage(message: SDKMessage): void {
     this.deps.tracer.observe(message);
     for (const frame of this.mapper.map(message)) this.deps.socket.send(frame);
-    if (message.type === 'system' && message.subtype === 'init') this.recordSdkSession(message.session_id);
+    if (message.type === 'system' && message.subtype === 'init')
+      this.recordSdkSession(message.session_id);
     if (message.type === 'result') this.onTurnEnd(resultSummary(message));
   }
 
@@ -316,7 +386,9 @@ export class SessionRunner {
     this.sdkSessionId = id;
     this.deps.backend
       .patchAnnotations({ [SDK_SESSION_ANNOTATION]: id })
-      .catch((e: unknown) => this.log.warn(`could not record the Claude session id: ${describeError(e)}`));
+      .catch((e: unknown) =>
+        this.log.warn(`could not record the Claude session id: ${describeError(e)}`),
+      );
   }
 
   private onTurnEnd(result: ResultSummary): void {
@@ -326,7 +398,8 @@ export class SessionRunner {
     if (this.ending || this.stopRequest || this.restarting) return;
     const next = this.pending.shift();
     if (next !== undefined) return this.submit(next);
-    if (this.deps.config.session.interactive) this.deps.socket.send({ type: 'agent.waiting', payload: {} });
+    if (this.deps.config.session.interactive)
+      this.deps.socket.send({ type: 'agent.waiting', payload: {} });
     else this.endConversation();
   }
 
@@ -343,7 +416,10 @@ export class SessionRunner {
       case 'user.message': {
         const text = withSender(cmd);
         if (!this.deps.config.session.interactive) {
-          this.system('This session is not interactive (INTERACTIVE is not true): message ignored', 'warn');
+          this.system(
+            'This session is not interactive (INTERACTIVE is not true): message ignored',
+            'warn',
+          );
           return;
         }
         if (this.ending || this.stopRequest) return;
@@ -354,7 +430,9 @@ export class SessionRunner {
         if (!this.busy) return;
         this.pending.length = 0;
         this.system('Interrupted by the user', 'system', 'turn.interrupted');
-        this.session?.interrupt().catch((e: unknown) => this.log.warn(`interrupt failed: ${describeError(e)}`));
+        this.session
+          ?.interrupt()
+          .catch((e: unknown) => this.log.warn(`interrupt failed: ${describeError(e)}`));
         return;
       case 'end_session':
       case 'terminate':
@@ -368,7 +446,9 @@ export class SessionRunner {
       case 'repo_added':
       case 'repo_removed':
       case 'workflow_change':
-        this.changeChain = this.changeChain.then(() => this.applyChange({ type: cmd.type, ...cmd.payload } as WorkspaceChange));
+        this.changeChain = this.changeChain.then(() =>
+          this.applyChange({ type: cmd.type, ...cmd.payload } as WorkspaceChange),
+        );
         return;
       default:
         return;
@@ -396,11 +476,16 @@ export class SessionRunner {
       else {
         const next = this.pending.shift();
         if (next !== undefined) this.submit(next);
-        else if (this.deps.config.session.interactive) this.deps.socket.send({ type: 'agent.waiting', payload: {} });
+        else if (this.deps.config.session.interactive)
+          this.deps.socket.send({ type: 'agent.waiting', payload: {} });
       }
     } catch (e) {
       this.restarting = false;
-      this.system(`Could not apply ${change.type}: ${describeError(e)}`, 'error', 'workspace.change_failed');
+      this.system(
+        `Could not apply ${change.type}: ${describeError(e)}`,
+        'error',
+        'workspace.change_failed',
+      );
     }
   }
 
@@ -408,8 +493,16 @@ export class SessionRunner {
     while (this.busy && !this.stopRequest) await new Promise((r) => setTimeout(r, 50));
   }
 
-  private system(message: string, level: 'info' | 'debug' | 'warn' | 'error' | 'system', event?: string, data?: Record<string, unknown>): void {
-    const frame: FrameDraft = { type: 'system.message', payload: { message, level, ...(event ? { event } : {}), ...(data ? { data } : {}) } };
+  private system(
+    message: string,
+    level: 'info' | 'debug' | 'warn' | 'error' | 'system',
+    event?: string,
+    data?: Record<string, unknown>,
+  ): void {
+    const frame: FrameDraft = {
+      type: 'system.message',
+      payload: { message, level, ...(event ? { event } : {}), ...(data ? { data } : {}) },
+    };
     this.deps.socket.send(frame);
     if (level === 'warn' || level === 'error') this.log[level](message);
   }
@@ -419,7 +512,9 @@ export class SessionRunner {
  * A message from another session starts with who sent it, so the agent knows whom it answers
  * (and can reply with send_message); a user's message is passed as it is.
  */
-function withSender(cmd: Extract<BackendCommand, { type: 'user_message' | 'user.message' }>): string {
+function withSender(
+  cmd: Extract<BackendCommand, { type: 'user_message' | 'user.message' }>,
+): string {
   const text = userMessageText(cmd);
   const from = cmd.payload.from;
   if (!from?.session) return text;
@@ -428,6 +523,9 @@ function withSender(cmd: Extract<BackendCommand, { type: 'user_message' | 'user.
 }
 
 function summaryForStatus(r: ResultSummary): StatusUpdate {
-  const result = r.result && r.result.length > MAX_STATUS_RESULT_CHARS ? `${r.result.slice(0, MAX_STATUS_RESULT_CHARS)}… [truncated]` : r.result;
+  const result =
+    r.result && r.result.length > MAX_STATUS_RESULT_CHARS
+      ? `${r.result.slice(0, MAX_STATUS_RESULT_CHARS)}… [truncated]`
+      : r.result;
   return { ...r, result };
 }

@@ -164,7 +164,8 @@ export class RunnerSocket {
 
   async close(): Promise<void> {
     this.closing = true;
-    for (const t of [this.reconnectTimer, this.keepaliveTimer, this.helloTimer, this.pumpTimer]) if (t) clearTimeout(t);
+    for (const t of [this.reconnectTimer, this.keepaliveTimer, this.helloTimer, this.pumpTimer])
+      if (t) clearTimeout(t);
     for (const f of this.flushers) {
       clearInterval(f.timer);
       f.resolve(this.isFlushed());
@@ -196,9 +197,15 @@ export class RunnerSocket {
 
   private connect(): void {
     if (this.closing) return;
-    const headers: Record<string, string> = { [RUNNER_CAPABILITIES_HEADER]: CAPABILITY_COMMAND_ACKS };
+    const headers: Record<string, string> = {
+      [RUNNER_CAPABILITIES_HEADER]: CAPABILITY_COMMAND_ACKS,
+    };
     if (this.opts.botToken) headers.authorization = `Bearer ${this.opts.botToken}`;
-    const ws = new WebSocket(this.opts.url, { headers, handshakeTimeout: 10_000, perMessageDeflate: false });
+    const ws = new WebSocket(this.opts.url, {
+      headers,
+      handshakeTimeout: 10_000,
+      perMessageDeflate: false,
+    });
     this.ws = ws;
     ws.on('open', () => this.onOpen(ws));
     ws.on('message', (data, isBinary) => {
@@ -241,10 +248,13 @@ export class RunnerSocket {
     this.sendIdx = 0;
     if (inFlight) {
       this.awaitingHello = true;
-      this.helloTimer = setTimeout(() => {
-        this.awaitingHello = false;
-        this.pump();
-      }, this.opts.helloWaitMs ?? (this.ackSupported ? 2_000 : 300));
+      this.helloTimer = setTimeout(
+        () => {
+          this.awaitingHello = false;
+          this.pump();
+        },
+        this.opts.helloWaitMs ?? (this.ackSupported ? 2_000 : 300),
+      );
     } else {
       this.pump();
     }
@@ -303,7 +313,9 @@ export class RunnerSocket {
     const cmd = parsed.command;
     if (cmd.type === 'ack') return this.onAck(cmd.payload.seq);
     if (cmd.type === 'ping') {
-      this.ws?.send(JSON.stringify({ type: 'pong', timestamp: new Date().toISOString(), payload: {} }));
+      this.ws?.send(
+        JSON.stringify({ type: 'pong', timestamp: new Date().toISOString(), payload: {} }),
+      );
       return;
     }
     const id = deliveryIdOf(JSON.parse(raw));
@@ -315,7 +327,9 @@ export class RunnerSocket {
       this.opts.onCommand(cmd);
     }
     // Acked only once taken: if this connection dies first, the backend sends it again.
-    this.ws?.send(JSON.stringify({ type: COMMAND_ACK, timestamp: new Date().toISOString(), payload: { id } }));
+    this.ws?.send(
+      JSON.stringify({ type: COMMAND_ACK, timestamp: new Date().toISOString(), payload: { id } }),
+    );
   }
 
   private remember(id: number): void {
@@ -386,7 +400,7 @@ export class RunnerSocket {
 
   private enforceBound(): void {
     // Partials first: their text is repeated by the agent.message that closes the block.
-    for (let i = 0; i < this.entries.length && this.bytes > this.opts.maxBufferedBytes; ) {
+    for (let i = 0; i < this.entries.length && this.bytes > this.opts.maxBufferedBytes;) {
       if (this.entries[i]!.type === 'message.partial' && this.entries.length > 1) this.dropAt(i);
       else i++;
     }

@@ -30,7 +30,12 @@ export const RUNNER_NODE_FLAGS = ['--max-semi-space-size=1', '--no-opt', '--opti
 
 /** Our own runner: `node <flags> <package>/dist/src/cli/main.js run`. */
 export function defaultRunnerCommand(): string[] {
-  return [process.execPath, ...RUNNER_NODE_FLAGS, fileURLToPath(new URL('../../cli/main.js', import.meta.url)), 'run'];
+  return [
+    process.execPath,
+    ...RUNNER_NODE_FLAGS,
+    fileURLToPath(new URL('../../cli/main.js', import.meta.url)),
+    'run',
+  ];
 }
 
 interface Tracked {
@@ -53,14 +58,20 @@ export class LocalExecutor implements Executor {
   private readonly poller: NodeJS.Timeout;
 
   constructor(
-    private readonly opts: { command: string[]; logDir: string; logMaxBytes: number; logger: Logger },
+    private readonly opts: {
+      command: string[];
+      logDir: string;
+      logMaxBytes: number;
+      logger: Logger;
+    },
   ) {
     this.logs = new RunLogs(opts.logDir, opts.logMaxBytes);
     let ticks = 0;
     this.poller = setInterval(() => {
       ticks++;
       this.pollAdopted();
-      if ((ticks * POLL_MS) % ROTATE_MS === 0) for (const t of this.runs.values()) this.logs.rotate(t.ref.session, t.ref.run);
+      if ((ticks * POLL_MS) % ROTATE_MS === 0)
+        for (const t of this.runs.values()) this.logs.rotate(t.ref.session, t.ref.run);
     }, POLL_MS);
     this.poller.unref();
   }
@@ -72,10 +83,17 @@ export class LocalExecutor implements Executor {
     return new Promise((resolve, reject) => {
       let child: ChildProcess;
       try {
-        child = spawn(cmd!, args, { env: req.env, cwd: req.workspace, detached: true, stdio: ['ignore', fd, fd] });
+        child = spawn(cmd!, args, {
+          env: req.env,
+          cwd: req.workspace,
+          detached: true,
+          stdio: ['ignore', fd, fd],
+        });
       } catch (e) {
         closeSync(fd);
-        reject(new SystemError('executor', `cannot start ${cmd}: ${(e as Error).message}`, { cause: e }));
+        reject(
+          new SystemError('executor', `cannot start ${cmd}: ${(e as Error).message}`, { cause: e }),
+        );
         return;
       }
       child.once('error', (e) => {
@@ -85,7 +103,14 @@ export class LocalExecutor implements Executor {
       child.once('spawn', () => {
         closeSync(fd);
         const pid = child.pid!;
-        const tracked: Tracked = { ref: { session: req.session, run: req.run }, pid, child, adopted: false, exited: false, waiters: [] };
+        const tracked: Tracked = {
+          ref: { session: req.session, run: req.run },
+          pid,
+          child,
+          adopted: false,
+          exited: false,
+          waiters: [],
+        };
         this.runs.set(key(req), tracked);
         child.once('exit', (code, signal) => this.finish(tracked, code, signal));
         child.unref();
@@ -96,7 +121,13 @@ export class LocalExecutor implements Executor {
 
   adopt(ref: RunRef & { pid: number }): boolean {
     if (!isAlive(ref.pid) || !belongsTo(ref.pid, ref.session)) return false;
-    this.runs.set(key(ref), { ref: { session: ref.session, run: ref.run }, pid: ref.pid, adopted: true, exited: false, waiters: [] });
+    this.runs.set(key(ref), {
+      ref: { session: ref.session, run: ref.run },
+      pid: ref.pid,
+      adopted: true,
+      exited: false,
+      waiters: [],
+    });
     return true;
   }
 
@@ -112,7 +143,11 @@ export class LocalExecutor implements Executor {
     signal(t.pid, 'SIGTERM');
     const timer = setTimeout(() => {
       if (t.exited) return;
-      this.opts.logger.warn('runner did not stop in time: killing it', { session: ref.session, run: ref.run, graceMs });
+      this.opts.logger.warn('runner did not stop in time: killing it', {
+        session: ref.session,
+        run: ref.run,
+        graceMs,
+      });
       signal(-t.pid, 'SIGKILL');
       signal(t.pid, 'SIGKILL');
     }, graceMs);
@@ -149,7 +184,8 @@ export class LocalExecutor implements Executor {
   }
 
   private pollAdopted(): void {
-    for (const t of this.runs.values()) if (t.adopted && !t.exited && !isAlive(t.pid)) this.finish(t, null, null);
+    for (const t of this.runs.values())
+      if (t.adopted && !t.exited && !isAlive(t.pid)) this.finish(t, null, null);
   }
 
   private reap(ref: RunRef, what: string): void {
@@ -173,7 +209,10 @@ export class LocalExecutor implements Executor {
       try {
         l(exit);
       } catch (e) {
-        this.opts.logger.error('run exit handler failed', { session: t.ref.session, error: (e as Error).message });
+        this.opts.logger.error('run exit handler failed', {
+          session: t.ref.session,
+          error: (e as Error).message,
+        });
       }
     }
     for (const w of t.waiters) w();

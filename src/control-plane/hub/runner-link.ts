@@ -27,10 +27,22 @@ const MAX_INVALID_LOGGED = 20;
 const CLOSING_EVENTS = new Set(['session.completed', 'session.failed', 'session.stopped']);
 
 function isClosingFrame(type: string, payload: unknown): boolean {
-  return type === 'system.message' && CLOSING_EVENTS.has(String((payload as { event?: unknown } | null)?.event));
+  return (
+    type === 'system.message' &&
+    CLOSING_EVENTS.has(String((payload as { event?: unknown } | null)?.event))
+  );
 }
 
-const KNOWN_FRAME_KEYS = new Set(['seq', 'type', 'timestamp', 'payload', 'partial', 'sessionId', 'run', 'runSeq']);
+const KNOWN_FRAME_KEYS = new Set([
+  'seq',
+  'type',
+  'timestamp',
+  'payload',
+  'partial',
+  'sessionId',
+  'run',
+  'runSeq',
+]);
 
 export class RunnerLink {
   private lastSeq: number;
@@ -72,7 +84,8 @@ export class RunnerLink {
     } catch {
       return this.reject('frame is not JSON');
     }
-    if (typeof data !== 'object' || data === null || Array.isArray(data)) return this.reject('frame is not a JSON object');
+    if (typeof data !== 'object' || data === null || Array.isArray(data))
+      return this.reject('frame is not a JSON object');
     const obj = data as Record<string, unknown>;
     if (obj.type === 'pong' || obj.type === 'ping') return; // liveness only: never persisted
     if (obj.type === COMMAND_ACK) {
@@ -82,16 +95,27 @@ export class RunnerLink {
     }
     const parsed = RunnerFrame.safeParse(obj);
     if (!parsed.success) {
-      const detail = parsed.error.issues.map((i) => `${i.path.join('.') || '(frame)'}: ${i.message}`).join('; ');
+      const detail = parsed.error.issues
+        .map((i) => `${i.path.join('.') || '(frame)'}: ${i.message}`)
+        .join('; ');
       return this.reject(`invalid ${typeof obj.type === 'string' ? obj.type : 'frame'}: ${detail}`);
     }
     const frame = parsed.data;
     if (frame.seq <= this.lastSeq) {
-      this.logger.debug('repeated frame dropped', { session: this.session, seq: frame.seq, last: this.lastSeq });
+      this.logger.debug('repeated frame dropped', {
+        session: this.session,
+        seq: frame.seq,
+        last: this.lastSeq,
+      });
       return;
     }
     if (frame.seq > this.lastSeq + 1)
-      this.logger.warn('runner seq jumped', { session: this.session, run: this.run, from: this.lastSeq, to: frame.seq });
+      this.logger.warn('runner seq jumped', {
+        session: this.session,
+        run: this.run,
+        from: this.lastSeq,
+        to: frame.seq,
+      });
     const extra: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(obj)) if (!KNOWN_FRAME_KEYS.has(k)) extra[k] = v;
     const payload = this.redactor.redactDeep(obj.payload);
@@ -116,7 +140,8 @@ export class RunnerLink {
 
   close(code: number, reason: string): void {
     this.dispose();
-    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, reason);
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING)
+      this.ws.close(code, reason);
   }
 
   dispose(): void {
@@ -134,8 +159,13 @@ export class RunnerLink {
   private reject(reason: string): void {
     this.invalid++;
     if (this.invalid <= MAX_INVALID_LOGGED)
-      this.logger.warn(`runner frame dropped: ${reason.slice(0, 300)}`, { session: this.session, run: this.run });
+      this.logger.warn(`runner frame dropped: ${reason.slice(0, 300)}`, {
+        session: this.session,
+        run: this.run,
+      });
     else if (this.invalid === MAX_INVALID_LOGGED + 1)
-      this.logger.warn('more invalid runner frames: no longer logging them', { session: this.session });
+      this.logger.warn('more invalid runner frames: no longer logging them', {
+        session: this.session,
+      });
   }
 }

@@ -39,7 +39,10 @@ export class Watcher implements Subscriber {
   start(): void {
     this.history.subscribe(this.session, this);
     void this.catchUp().catch((e: unknown) => {
-      this.opts.logger.warn('watcher catch-up failed', { session: this.session, error: (e as Error).message });
+      this.opts.logger.warn('watcher catch-up failed', {
+        session: this.session,
+        error: (e as Error).message,
+      });
       this.close(1011, 'history could not be read');
     });
   }
