@@ -37,27 +37,38 @@ export class BackendClient {
     return `${this.opts.apiUrl}/projects/${encodeURIComponent(this.opts.project)}/agentic-sessions/${encodeURIComponent(name)}`;
   }
 
+  /** One authenticated JSON request; throws SystemError (of `phase`) only when no answer came. */
+  private async send(
+    phase: 'status' | 'session',
+    method: string,
+    url: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<HttpAnswer> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = contentType;
+    if (this.opts.botToken) headers.authorization = `Bearer ${this.opts.botToken}`;
+    try {
+      return await httpRequest(method, url, {
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        timeoutMs: this.opts.timeoutMs ?? 10_000,
+      });
+    } catch (e) {
+      throw new SystemError(phase, `${method} ${url} failed: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
+
+  /** A call of the runner's own: an error status is an error. */
   private async call(
     method: string,
     url: string,
     body?: unknown,
     contentType = 'application/json',
   ): Promise<unknown> {
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (body !== undefined) headers['content-type'] = contentType;
-    if (this.opts.botToken) headers.authorization = `Bearer ${this.opts.botToken}`;
-    let res: HttpAnswer;
-    try {
-      res = await httpRequest(method, url, {
-        headers,
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        timeoutMs: this.opts.timeoutMs ?? 10_000,
-      });
-    } catch (e) {
-      throw new SystemError('status', `${method} ${url} failed: ${(e as Error).message}`, {
-        cause: e,
-      });
-    }
+    const res = await this.send('status', method, url, body, contentType);
     const text = res.text;
     if (!res.ok) {
       const detail = this.opts.redactor.redact(text.slice(0, 300));
@@ -83,28 +94,12 @@ export class BackendClient {
   ): Promise<{ status: number; json: unknown }> {
     if (!this.enabled)
       throw new SystemError('session', 'no BACKEND_API_URL: the control plane cannot be reached');
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    if (this.opts.botToken) headers.authorization = `Bearer ${this.opts.botToken}`;
-    const url = `${this.opts.apiUrl}${path}`;
-    let res: HttpAnswer;
-    try {
-      res = await httpRequest(method, url, {
-        headers,
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        timeoutMs: this.opts.timeoutMs ?? 10_000,
-      });
-    } catch (e) {
-      throw new SystemError('session', `${method} ${url} failed: ${(e as Error).message}`, {
-        cause: e,
-      });
-    }
-    const text = res.text;
+    const res = await this.send('session', method, `${this.opts.apiUrl}${path}`, body);
     let json: unknown;
     try {
-      json = text ? JSON.parse(text) : undefined;
+      json = res.text ? JSON.parse(res.text) : undefined;
     } catch {
-      json = { error: this.opts.redactor.redact(text.slice(0, 300)) };
+      json = { error: this.opts.redactor.redact(res.text.slice(0, 300)) };
     }
     return { status: res.status, json };
   }
