@@ -6,9 +6,9 @@
  */
 import { z } from 'zod';
 import { checkRepoName, checkRepoUrl } from '../config/repos.js';
-import { PHASES, resultSummaryFields } from './status.js';
-import { StatusUpdate } from './status.js';
+import { PHASES, resultSummaryFields, StatusUpdate } from './status.js';
 import { AgentSpecList } from './agents.js';
+import { CLIENT_COMMAND_TYPES } from './commands.js';
 
 export const API_VERSION = 'vteam.ambient-code/v1alpha1';
 export const SESSION_KIND = 'AgenticSession';
@@ -296,19 +296,7 @@ export const SessionList = z.object({
 /** `POST …/sessions/{id}/messages`: `{"type"?, ...payload}`; the type defaults to `user_message`. */
 export const SendMessageRequest = z
   .object({
-    type: z
-      .enum([
-        'user_message',
-        'user.message',
-        'interrupt',
-        'end_session',
-        'terminate',
-        'stop',
-        'workflow_change',
-        'repo_added',
-        'repo_removed',
-      ])
-      .optional(),
+    type: z.enum(CLIENT_COMMAND_TYPES).optional(),
   })
   .catchall(z.unknown())
   .meta({

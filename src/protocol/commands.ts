@@ -86,8 +86,11 @@ export const BackendCommand = z.union([
 ]);
 export type BackendCommand = z.infer<typeof BackendCommand>;
 
-/** The types a runner understands; anything else is logged and ignored. */
-export const KNOWN_COMMAND_TYPES = new Set([
+/**
+ * The commands a client (a watcher, `POST …/messages`) may send: everything of contract §3 but
+ * `ping` and our `ack`, which are the control plane's own.
+ */
+export const CLIENT_COMMAND_TYPES = [
   'user_message',
   'user.message',
   'interrupt',
@@ -97,6 +100,11 @@ export const KNOWN_COMMAND_TYPES = new Set([
   'workflow_change',
   'repo_added',
   'repo_removed',
+] as const;
+
+/** The types a runner understands; anything else is logged and ignored. */
+export const KNOWN_COMMAND_TYPES: ReadonlySet<string> = new Set([
+  ...CLIENT_COMMAND_TYPES,
   'ping',
   'ack',
 ]);

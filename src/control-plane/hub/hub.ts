@@ -15,6 +15,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { Redactor } from '../../observability/redact.js';
 import {
   CAPABILITY_COMMAND_ACKS,
+  CLIENT_COMMAND_TYPES,
   parseCommand,
   RUNNER_CAPABILITIES_HEADER,
   type BackendCommand,
@@ -33,18 +34,7 @@ const HEARTBEAT_MS = 30_000;
 
 export const WS_PATH = /^\/api\/projects\/([^/]+)\/sessions\/([^/]+)\/ws$/;
 
-/** Commands a watcher may send (everything of contract §3 but acks and pings, which are the hub's). */
-const WATCHER_COMMANDS = new Set([
-  'user_message',
-  'user.message',
-  'interrupt',
-  'end_session',
-  'terminate',
-  'stop',
-  'workflow_change',
-  'repo_added',
-  'repo_removed',
-]);
+const WATCHER_COMMANDS: ReadonlySet<string> = new Set(CLIENT_COMMAND_TYPES);
 
 export interface CommandSink {
   /** Queues a command for the session's runner (and records user messages); throws RequestError. */
