@@ -155,11 +155,20 @@ export class SessionRunner {
     await this.deps.socket.whenOpen(SDK_LOAD_WAIT_MS);
     this.sdk = await loadSdkParts();
     if (this.stopRequest) throw new UserError('session', this.stopRequest.message);
+    // Commands that came while we started were acked (never sent again): act on them now.
+    if (this.ending)
+      return {
+        phase: 'Completed',
+        message: 'Session ended by the user before it started',
+        exitCode: EXIT_CODES.completed,
+      };
     this.startSession(this.prepared, resume);
     if (config.session.prompt) this.submit(config.session.prompt);
     else {
       this.system('Chat ready', 'system', 'chat.ready');
-      this.deps.socket.send({ type: 'agent.waiting', payload: {} });
+      const first = this.pending.shift();
+      if (first !== undefined) this.submit(first);
+      else this.deps.socket.send({ type: 'agent.waiting', payload: {} });
     }
     // A conversation may be replaced (workspace change); wait for the one that is current.
     for (;;) {

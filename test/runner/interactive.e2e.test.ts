@@ -143,6 +143,45 @@ describe('interactive sessions', () => {
     );
   });
 
+  test('commands that arrive while the runner starts (acked at once) are acted on: a first message runs, an end ends it', async () => {
+    // The control plane delivers queued commands the moment the runner connects, while the SDK
+    // is still loading; the runner acks them then, so none may be left waiting in its queue.
+    const atConnect = async (command: Record<string, unknown>) => {
+      const p = startRunner(h.env, { INTERACTIVE: 'true', PROMPT: '' });
+      await h.backend.waitFor(() => h.backend.connected, 20_000, 'the runner to connect');
+      h.backend.sendRaw(JSON.stringify(command));
+      return p;
+    };
+    const first = await atConnect({
+      type: 'user_message',
+      payload: { content: '[[scenario:chat]] first question' },
+      deliveryId: 7,
+    });
+    try {
+      await h.backend.waitForFrame((f) => textOf(f) === 'First answer.', 30_000, 'the answer');
+      h.backend.command('terminate');
+      assert.equal((await first.exit).code, 0, first.stderr());
+    } finally {
+      first.child.kill('SIGKILL');
+    }
+    assert.ok(
+      h.backend.rawFrames.some((t) => t.includes('"command.ack"') && t.includes('"id":7')),
+      'the message was acked',
+    );
+
+    h.backend.reset();
+    const ended = await atConnect({ type: 'end_session', payload: {}, deliveryId: 8 });
+    const timer = setTimeout(() => ended.child.kill('SIGKILL'), 30_000);
+    try {
+      assert.equal((await ended.exit).code, 0, ended.stderr());
+    } finally {
+      clearTimeout(timer);
+      ended.child.kill('SIGKILL');
+    }
+    assert.equal(h.backend.statuses.at(-1)?.phase, 'Completed');
+    assert.ok(!h.backend.frames.some((f) => f.type === 'agent.running'), 'no turn was started');
+  });
+
   test('the socket dropped mid-stream, twice: every seq arrives exactly once, in order', async () => {
     const p = startRunner(h.env, { PROMPT: '[[scenario:slow-stream]] go' });
     try {
