@@ -89,6 +89,12 @@ export class SessionRunner {
   private stopSignal!: () => void;
   private readonly stopped = new Promise<void>((r) => (this.stopSignal = r));
   private changeChain: Promise<void> = Promise.resolve();
+  /**
+   * Resolved once the first conversation has started (or the run ends before it does): a
+   * workspace change that arrives while the runner is still starting waits for it.
+   */
+  private markStarted!: () => void;
+  private readonly started = new Promise<void>((r) => (this.markStarted = r));
   private restarting = false;
   /** Ends what the sessions tools are doing (a wait) when the run ends. */
   private readonly toolsAbort = new AbortController();
@@ -156,12 +162,14 @@ export class SessionRunner {
     this.sdk = await loadSdkParts();
     if (this.stopRequest) throw new UserError('session', this.stopRequest.message);
     // Commands that came while we started were acked (never sent again): act on them now.
-    if (this.ending)
+    if (this.ending) {
+      this.markStarted();
       return {
         phase: 'Completed',
         message: 'Session ended by the user before it started',
         exitCode: EXIT_CODES.completed,
       };
+    }
     this.startSession(this.prepared, resume);
     if (config.session.prompt) this.submit(config.session.prompt);
     else {
@@ -170,6 +178,7 @@ export class SessionRunner {
       if (first !== undefined) this.submit(first);
       else this.deps.socket.send({ type: 'agent.waiting', payload: {} });
     }
+    this.markStarted();
     // A conversation may be replaced (workspace change); wait for the one that is current.
     for (;;) {
       const current = this.session!;
@@ -469,6 +478,9 @@ export class SessionRunner {
    * with the new directories so the agent keeps its context.
    */
   private async applyChange(change: WorkspaceChange): Promise<void> {
+    // A change acked while the runner was starting is applied once the first turn has begun
+    // (then after it, like any change): never against a half-prepared workspace.
+    await Promise.race([this.started, this.stopped]);
     if (this.ending || this.stopRequest) return;
     await this.waitIdle();
     this.restarting = true;

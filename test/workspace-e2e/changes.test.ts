@@ -192,6 +192,46 @@ describe('changes while running', () => {
     assert.equal(finalStatus(h).phase, 'Completed');
   });
 
+  test('a repo_added that arrives while the runner starts (acked at once) is applied after the first turn has begun', async () => {
+    const ws = path.join(h.root, 'ws-early');
+    const p = startRunner(h.env, {
+      INTERACTIVE: 'true',
+      PROMPT: '[[scenario:chat]] first question',
+      SESSION_ID: 'early-1',
+      WORKSPACE_PATH: ws,
+      REPOS_JSON: JSON.stringify([{ input: { url: app.url } }]),
+    });
+    try {
+      await h.backend.waitFor(() => h.backend.connected, 30_000, 'the runner to connect');
+      h.backend.command('repo_added', { url: lib.url, branch: 'main' });
+      await h.backend.waitForFrame(
+        (f) => f.payload.event === 'workspace.repo_added',
+        30_000,
+        'the repo_added summary',
+      );
+      await h.backend.waitFor(
+        () => count(h, 'agent.waiting') === 2,
+        30_000,
+        'idle after the change',
+      );
+      h.backend.command('end_session');
+      assert.equal((await p.exit).code, 0, p.stderr());
+    } finally {
+      p.child.kill('SIGKILL');
+    }
+    const msgs = systemMessages(h);
+    assert.ok(
+      !msgs.some((m) => m.event === 'workspace.change_failed'),
+      msgs.map((m) => m.message).join('\n'),
+    );
+    assert.ok(existsSync(path.join(ws, 'lib', '.git')), 'lib was cloned into the workspace');
+    assert.ok(
+      h.backend.frames.some((f) => textOf(f) === 'First answer.'),
+      'the first turn ran',
+    );
+    assert.equal(finalStatus(h).phase, 'Completed');
+  });
+
   test('a workflow with a sub-path and a system prompt; workflow_change sends the startup prompt as a turn', async () => {
     const ws = path.join(h.root, 'ws-workflow');
     const mark = h.model.requests.length;
