@@ -44,3 +44,15 @@ export function secretValues(
     .filter(([k, v]) => looksSecret(k, v, redactor))
     .map(([, v]) => v);
 }
+
+/**
+ * The redactor for everything a session produces (frames, status, logs): serve's own plus the
+ * values of that session's secret-looking variables, which have no token shape to be caught by.
+ */
+export function sessionRedactor(
+  redactor: ControlPlaneRedactor,
+  vars: Record<string, string> | undefined,
+): ControlPlaneRedactor {
+  const values = secretValues(vars, redactor);
+  return values.length ? redactor.plus(values) : redactor;
+}

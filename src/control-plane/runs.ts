@@ -18,7 +18,7 @@ import { buildRunnerEnv } from './executor/env.js';
 import type { Executor, RunExit } from './executor/types.js';
 import type { HistoryLog } from './hub/history.js';
 import type { Hub } from './hub/hub.js';
-import { secretValues, type ControlPlaneRedactor } from './redaction.js';
+import { sessionRedactor, type ControlPlaneRedactor } from './redaction.js';
 import type { SessionRow, StopReason, Store } from './store/index.js';
 
 export interface RunManagerOptions {
@@ -165,7 +165,10 @@ export class RunManager {
       if (run && (run.state === 'active' || run.state === 'launching'))
         this.armLinger(name, row.currentRun);
     }
-    this.writeStatus(name, this.o.redactor.redactDeep(next));
+    this.writeStatus(
+      name,
+      sessionRedactor(this.o.redactor, row.spec.environmentVariables).redactDeep(next),
+    );
   }
 
   /**
@@ -378,9 +381,7 @@ export class RunManager {
   private tail(row: SessionRow, run: number): string {
     try {
       const text = this.o.executor.outputTail({ session: row.name, run }, 1000);
-      return this.o.redactor
-        .plus(secretValues(row.spec.environmentVariables, this.o.redactor))
-        .redact(text);
+      return sessionRedactor(this.o.redactor, row.spec.environmentVariables).redact(text);
     } catch {
       return '';
     }

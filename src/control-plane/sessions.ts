@@ -31,7 +31,7 @@ import type { HistoryLog } from './hub/history.js';
 import type { CommandSink, Hub } from './hub/hub.js';
 import { newSessionName } from './ids.js';
 import { mergePatch } from './merge-patch.js';
-import { redactEnvironment, secretValues, type ControlPlaneRedactor } from './redaction.js';
+import { redactEnvironment, sessionRedactor, type ControlPlaneRedactor } from './redaction.js';
 import type { RunManager } from './runs.js';
 import type { SessionRow, Store } from './store/index.js';
 import { ValidationError, zodIssuesToError } from './validation.js';
@@ -345,7 +345,7 @@ export class SessionService implements CommandSink {
     if (own)
       this.o.history.append(own.name, own.currentRun, null, {
         type: 'system.message',
-        payload: this.o.redactor.redactDeep({
+        payload: sessionRedactor(this.o.redactor, own.spec.environmentVariables).redactDeep({
           message: `message sent to session ${name}`,
           level: 'info',
           event: 'session.message_sent',
@@ -380,7 +380,7 @@ export class SessionService implements CommandSink {
       outgoing = { ...command, payload: { ...command.payload, from } };
       seq = this.o.history.append(name, row.currentRun, null, {
         type: 'user_message',
-        payload: this.o.redactor.redactDeep({
+        payload: sessionRedactor(this.o.redactor, row.spec.environmentVariables).redactDeep({
           content,
           from,
           via,
@@ -405,9 +405,7 @@ export class SessionService implements CommandSink {
     if (n < 1 || n > row.currentRun)
       throw new RequestError(404, `session ${name} has no run ${n} (runs 1…${row.currentRun})`);
     const text = this.o.executor.readOutput({ session: name, run: n }, tail);
-    return this.o.redactor
-      .plus(secretValues(row.spec.environmentVariables, this.o.redactor))
-      .redact(text);
+    return sessionRedactor(this.o.redactor, row.spec.environmentVariables).redact(text);
   }
 
   private must(project: string, name: string): SessionRow {

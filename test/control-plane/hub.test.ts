@@ -408,3 +408,53 @@ describe('hub: messages for a runner that is not connected yet', () => {
     watcher.ws.close();
   });
 });
+
+describe('hub: a session’s own secrets', () => {
+  let serve: ServeHandle;
+  before(async () => {
+    serve = await startServe({ runnerCommand: fakeRunner() });
+  });
+  after(async () => {
+    const dir = serve.dataDir;
+    await serve.stop();
+    assert.deepEqual(runnerProcesses(dir), []);
+  });
+
+  it('values of its secret-looking variables, which have no token shape, never reach its history', async () => {
+    const secret = 'hunter2-plain-db-password-91';
+    const s = await createSession(serve, {
+      prompt: 'p',
+      interactive: true,
+      environmentVariables: { FAKE_MODE: 'interactive', DB_PASSWORD: secret },
+    });
+    const name = s.metadata.name;
+    const w = watch(serve, name);
+    await w.opened;
+    const sent = await serve.api('POST', `/projects/${PROJECT}/sessions/${name}/messages`, {
+      content: `the password is ${secret}`,
+    });
+    assert.equal(sent.status, 202, sent.text);
+    const echo = await waitFor(
+      () => w.frames.find((f) => JSON.stringify(f.payload).includes('echo: ')),
+      'the runner to echo the message',
+    );
+    await serve.api('POST', `/projects/${PROJECT}/sessions/${name}/messages`, {
+      type: 'end_session',
+    });
+    await waitForPhase(serve, name, ['Completed']);
+    const all = await history(serve, name);
+    assert.ok(
+      all.some((f) => f.type === 'user_message'),
+      'the message is in the history',
+    );
+    assert.match(JSON.stringify(echo.payload), /echo: the password is \[REDACTED\]/);
+    for (const text of [
+      JSON.stringify(all),
+      JSON.stringify(w.frames),
+      (await serve.api('GET', `${S}/${name}`)).text,
+    ])
+      assert.ok(!text.includes(secret), 'the secret value is nowhere');
+    w.ws.close();
+    await serve.api('DELETE', `${S}/${name}`);
+  });
+});

@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { describeError, RequestError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
-import type { Redactor } from '../../observability/redact.js';
+import { sessionRedactor, type ControlPlaneRedactor } from '../redaction.js';
 import {
   CAPABILITY_COMMAND_ACKS,
   CLIENT_COMMAND_TYPES,
@@ -45,7 +45,7 @@ export interface HubOptions {
   store: Store;
   auth: Auth;
   history: HistoryLog;
-  redactor: Redactor;
+  redactor: ControlPlaneRedactor;
   logger: Logger;
   maxFrameBytes: number;
   watcherMaxBufferedBytes: number;
@@ -200,7 +200,10 @@ export class Hub {
       session,
       run,
       this.opts.history,
-      this.opts.redactor,
+      sessionRedactor(
+        this.opts.redactor,
+        this.opts.store.sessions.get(session)?.spec.environmentVariables,
+      ),
       this.opts.logger,
       lastSeq,
       commandAcks,
