@@ -115,23 +115,36 @@ export class BackendClient {
    * PUT status with retries (capped exponential backoff) until `deadline` (epoch ms). Returns
    * whether it landed; never throws, so it can run in `finally`.
    */
-  async putStatusReliably(update: StatusUpdate, deadline: number): Promise<boolean> {
-    if (!this.enabled) return false;
+  putStatusReliably(update: StatusUpdate, deadline: number): Promise<boolean> {
+    if (!this.enabled) return Promise.resolve(false);
+    return this.retry(`status ${update.phase ?? ''}`, () => this.putStatus(update), deadline);
+  }
+
+  /** The annotations, retried like the status: a continuation depends on them. */
+  patchAnnotationsReliably(
+    annotations: Record<string, string>,
+    deadline: number,
+  ): Promise<boolean> {
+    if (!this.enabled) return Promise.resolve(false);
+    return this.retry('annotation', () => this.patchAnnotations(annotations), deadline);
+  }
+
+  private async retry(what: string, op: () => Promise<void>, deadline: number): Promise<boolean> {
     let delay = 200;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.putStatus(update);
+        await op();
         return true;
       } catch (e) {
         const left = deadline - Date.now();
         if (left <= 0) {
           this.opts.logger.error(
-            `status ${update.phase ?? ''} not delivered after ${attempt} attempts: ${(e as Error).message}`,
+            `${what} not delivered after ${attempt} attempts: ${(e as Error).message}`,
           );
           return false;
         }
         this.opts.logger.warn(
-          `status update failed (attempt ${attempt}), retrying: ${(e as Error).message}`,
+          `${what} update failed (attempt ${attempt}), retrying: ${(e as Error).message}`,
         );
         await sleep(Math.min(delay, left));
         delay = Math.min(delay * 2, 3_000);

@@ -43,6 +43,14 @@ async function loadSdkParts() {
   return { ClaudeSession, ...tools };
 }
 
+/** How long the CLI's session id annotation is retried while the control plane is unreachable. */
+const ANNOTATION_RETRY_MS = 120_000;
+
+/** Resolves at `deadline` (epoch ms), without holding the process open. */
+function sleepUntil(deadline: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref());
+}
+
 /** The status `result` field is cut to this many characters (the full text is on the socket). */
 export const MAX_STATUS_RESULT_CHARS = 16 * 1024;
 
@@ -89,6 +97,8 @@ export class SessionRunner {
   private stopSignal!: () => void;
   private readonly stopped = new Promise<void>((r) => (this.stopSignal = r));
   private changeChain: Promise<void> = Promise.resolve();
+  /** The last annotation of the CLI's session id, while it is being delivered. */
+  private annotated: Promise<void> = Promise.resolve();
   /**
    * Resolved once the first conversation has started (or the run ends before it does): a
    * workspace change that arrives while the runner is still starting waits for it.
@@ -288,6 +298,8 @@ export class SessionRunner {
         : outcome.message,
       ...(outcome.result ? summaryForStatus(outcome.result) : {}),
     };
+    // An annotation still being retried gets half of what is left; the status has priority.
+    await Promise.race([this.annotated, sleepUntil(Date.now() + (deadline - Date.now()) / 2)]);
     await backend.putStatusReliably(status, deadline);
     const flushed = await socket.flush(Math.max(500, deadline - Date.now()));
     if (!flushed)
@@ -402,11 +414,14 @@ export class SessionRunner {
   private recordSdkSession(id: string): void {
     if (!id || id === this.sdkSessionId) return;
     this.sdkSessionId = id;
-    this.deps.backend
-      .patchAnnotations({ [SDK_SESSION_ANNOTATION]: id })
-      .catch((e: unknown) =>
-        this.log.warn(`could not record the Claude session id: ${describeError(e)}`),
-      );
+    // Retried while the session runs (a continuation resumes through it); `finish` waits for it
+    // within its own bound.
+    this.annotated = this.deps.backend
+      .patchAnnotationsReliably({ [SDK_SESSION_ANNOTATION]: id }, Date.now() + ANNOTATION_RETRY_MS)
+      .then((ok) => {
+        if (!ok)
+          this.log.warn('could not record the Claude session id: a continuation cannot resume it');
+      });
   }
 
   private onTurnEnd(result: ResultSummary): void {

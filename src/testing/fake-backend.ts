@@ -43,6 +43,7 @@ export class FakeBackend {
   private readonly waiters = new Set<() => void>();
   private socket: WebSocket | null = null;
   private failStatus = 0;
+  private failPatch = 0;
   private refuseSockets = false;
   url = '';
   apiUrl = '';
@@ -125,6 +126,11 @@ export class FakeBackend {
   /** The next `n` status calls answer 503. */
   failNextStatuses(n: number): void {
     this.failStatus = n;
+  }
+
+  /** The next `n` PATCH calls (annotations) answer 503. */
+  failNextPatches(n: number): void {
+    this.failPatch = n;
   }
 
   async waitFor<T>(
@@ -243,6 +249,11 @@ export class FakeBackend {
         return s ? json(200, s) : json(404, { error: 'not found' });
       }
       if (req.method === 'PATCH' && m) {
+        if (this.failPatch > 0) {
+          this.failPatch--;
+          this.notify();
+          return json(503, { error: 'unavailable' });
+        }
         this.notify();
         return json(200, { ok: true });
       }

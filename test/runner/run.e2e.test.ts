@@ -325,6 +325,21 @@ describe('runner stop paths', () => {
     assert.ok(puts.length >= 5, `the final status took several attempts (${puts.length} PUTs)`);
   });
 
+  test('the CLI session id annotation is retried until the backend takes it', async () => {
+    h.model.addScenario({ name: 'quick', turns: [{ steps: [{ text: 'Quick answer.' }] }] });
+    h.backend.failNextPatches(2);
+    const p = startRunner(h.env, { PROMPT: '[[scenario:quick]] go', SESSION_ID: 'retry2' });
+    assert.equal((await p.exit).code, 0, p.stderr());
+    const patches = h.backend.calls.filter((c) => c.method === 'PATCH');
+    assert.equal(patches.length, 3, 'two refused, the third taken');
+    const annotations = (
+      patches.at(-1)!.body as { metadata: { annotations: Record<string, string> } }
+    ).metadata.annotations;
+    const sdkId = annotations['ambient-code.io/sdk-session-id'];
+    assert.ok(sdkId, 'the CLI session id was recorded');
+    assert.equal(sdkId, h.backend.statuses.at(-1)!.session_id, 'the id of the session that ran');
+  });
+
   test('a TIMEOUT that expires mid-turn: Failed, exit 124, no process left behind', async () => {
     const r = await runToEnd(h.env, {
       PROMPT: '[[scenario:slow-tool]] go',
