@@ -4,6 +4,7 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { query, type SDKMessage, type SDKUserMessage } from '@anthropic-ai/claude-agent-sdk';
+import { BASE_ALLOWED_TOOLS } from '../../src/runner/claude-session.js';
 
 export interface TempDirs {
   root: string;
@@ -77,17 +78,7 @@ export async function runSession(opts: {
     options: {
       cwd: opts.dirs.ws,
       permissionMode: 'acceptEdits',
-      allowedTools: [
-        'Read',
-        'Write',
-        'Edit',
-        'MultiEdit',
-        'Bash',
-        'Glob',
-        'Grep',
-        'WebSearch',
-        'WebFetch',
-      ],
+      allowedTools: BASE_ALLOWED_TOOLS,
       systemPrompt: { type: 'preset', preset: 'claude_code' },
       includePartialMessages: true,
       env: opts.env,
