@@ -86,14 +86,18 @@ export function renderSession(s: SessionResource, style: Style): string[] {
       `${r.input.url}${r.input.branch ? `@${r.input.branch}` : ''}${r.output ? ` → ${r.output.url}${r.output.branch ? `@${r.output.branch}` : ''}` : ''}`,
     ]);
   if (typeof st.num_turns === 'number') rows.push(['turns', formatNumber(st.num_turns)]);
+  // With a summary but no usage or cost (the original runner in interactive mode): "unknown",
+  // not 0, which would claim the run was free.
+  const summarized = typeof st.num_turns === 'number';
   if (st.usage) {
     const u = st.usage;
     rows.push([
       'tokens',
       `${formatNumber(u.input_tokens ?? 0)} input · ${formatNumber(u.output_tokens ?? 0)} output · ${formatNumber(u.cache_read_input_tokens ?? 0)} cache read · ${formatNumber(u.cache_creation_input_tokens ?? 0)} cache write`,
     ]);
-  }
+  } else if (summarized) rows.push(['tokens', 'unknown']);
   if (typeof st.total_cost_usd === 'number') rows.push(['cost', formatCost(st.total_cost_usd)]);
+  else if (summarized) rows.push(['cost', 'unknown']);
   if (typeof st.duration_ms === 'number') rows.push(['duration', formatDuration(st.duration_ms)]);
   const out = rows.map(([k, v]) => `${paint(style, 'dim', k.padEnd(10))} ${v}`);
   if (st.result) {

@@ -50,6 +50,9 @@ export interface Totals {
   apiMs: number;
   lastSubtype: string | undefined;
   lastIsError: boolean;
+  /** Some result reported usage / a cost: otherwise the summary says "unknown", not 0. */
+  tokensKnown: boolean;
+  costKnown: boolean;
 }
 
 export function newTotals(): Totals {
@@ -65,6 +68,8 @@ export function newTotals(): Totals {
     apiMs: 0,
     lastSubtype: undefined,
     lastIsError: false,
+    tokensKnown: false,
+    costKnown: false,
   };
 }
 
@@ -224,6 +229,8 @@ export function addResult(t: Totals, r: Record<string, unknown>): void {
   t.results++;
   t.turns += num(r.num_turns);
   const u = isRecord(r.usage) ? r.usage : {};
+  if (isRecord(r.usage)) t.tokensKnown = true;
+  if (typeof r.total_cost_usd === 'number') t.costKnown = true;
   t.inputTokens += num(u.input_tokens);
   t.outputTokens += num(u.output_tokens);
   t.cacheReadTokens += num(u.cache_read_input_tokens);
@@ -252,7 +259,7 @@ export function renderTurnLine(r: Record<string, unknown>, style: Style): string
     : paint(style, 'red', `✗ turn ended: ${subtype}`);
   const parts = [
     `${formatNumber(num(r.num_turns))} turns`,
-    formatCost(num(r.total_cost_usd)),
+    typeof r.total_cost_usd === 'number' ? formatCost(r.total_cost_usd) : 'cost unknown',
     formatDuration(num(r.duration_ms)),
   ];
   return `${head} ${paint(style, 'dim', `· ${parts.join(' · ')}`)}`;
@@ -278,13 +285,17 @@ export function renderSummary(t: Totals, style: Style, phase?: string, message?:
   lines.push(
     row('turns', `${formatNumber(t.turns)}${t.results > 1 ? ` (in ${t.results} user turns)` : ''}`),
   );
+  // A runner that reports no usage or cost (the original one in interactive mode) gets
+  // "unknown": a 0 would claim the run was free.
   lines.push(
     row(
       'tokens',
-      `${formatNumber(t.inputTokens)} input · ${formatNumber(t.outputTokens)} output · ${formatNumber(t.cacheReadTokens)} cache read · ${formatNumber(t.cacheWriteTokens)} cache write`,
+      t.tokensKnown
+        ? `${formatNumber(t.inputTokens)} input · ${formatNumber(t.outputTokens)} output · ${formatNumber(t.cacheReadTokens)} cache read · ${formatNumber(t.cacheWriteTokens)} cache write`
+        : 'unknown (the runner reported no usage)',
     ),
   );
-  lines.push(row('cost', formatCost(totalCost(t))));
+  lines.push(row('cost', t.costKnown ? formatCost(totalCost(t)) : 'unknown'));
   lines.push(row('duration', `${formatDuration(t.durationMs)} (API ${formatDuration(t.apiMs)})`));
   return lines;
 }
@@ -387,7 +398,9 @@ export function renderEntry(entry: HistoryEntry, state: RenderState, style: Styl
       const event = typeof payload.event === 'string' ? payload.event : '';
       const data = isRecord(payload.data) ? payload.data : {};
       if (event === 'cli.init' && typeof data.cwd === 'string') state.cwd = data.cwd;
-      if (event === 'phase.changed') {
+      // Only the control plane's own entries (no runSeq) change the phase: the hub renames a
+      // runner's claim of this event, and this check covers history written before it did.
+      if (event === 'phase.changed' && entry.runSeq === undefined) {
         const phase = typeof data.phase === 'string' ? data.phase : undefined;
         if (phase) {
           state.phase = phase;

@@ -4,7 +4,15 @@
  * previous serve); `close()` stops runners (unless kept), sockets, server and store, in that order,
  * so stopping runners can still report their final status.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -40,6 +48,7 @@ export async function startControlPlane(
   logger: Logger,
 ): Promise<ControlPlane> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  tighten(config.dataDir, logger);
   const lock = takeLock(config.dataDir);
   const token = loadUserToken(
     config.dataDir,
@@ -151,6 +160,22 @@ export async function startControlPlane(
         lock.release();
       })()),
   };
+}
+
+/**
+ * The data dir holds the user token, the store (sessions' environment variables) and runs'
+ * output: only its owner may enter it, also when it existed before (mkdir's mode applies only to
+ * a new directory).
+ */
+function tighten(dataDir: string, logger: Logger): void {
+  try {
+    if ((statSync(dataDir).mode & 0o777) !== 0o700) {
+      chmodSync(dataDir, 0o700);
+      logger.info(`data dir ${dataDir} was readable by others: now mode 0700`);
+    }
+  } catch (e) {
+    logger.warn(`cannot make the data dir ${dataDir} private (mode 0700): ${(e as Error).message}`);
+  }
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

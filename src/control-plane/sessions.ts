@@ -23,7 +23,8 @@ import {
   type SessionResource,
 } from '../protocol/api.js';
 import { MAIN_AGENT, PARENT_SESSION_ANNOTATION } from '../protocol/agents.js';
-import { parseCommand, type BackendCommand } from '../protocol/commands.js';
+import { canonicalCommand, parseCommand, type BackendCommand } from '../protocol/commands.js';
+import { CONTROL_CHARS, CONTROL_CHARS_MESSAGE } from '../protocol/api.js';
 import { TERMINAL_PHASES, type Phase, type StatusUpdate } from '../protocol/status.js';
 import type { Principal } from './auth.js';
 import type { Executor } from './executor/types.js';
@@ -319,8 +320,15 @@ export class SessionService implements CommandSink {
   ): SendResult {
     const target = this.must(project, name);
     const { type, ...payload } = body;
+    refuseControlChars(payload);
     const parsed = parseCommand(JSON.stringify({ type: type ?? 'user_message', payload }));
-    if (!parsed.ok) throw new ValidationError([`invalid message: ${parsed.detail}`], []);
+    if (!parsed.ok) {
+      // The body is the payload's fields: name them as the caller wrote them ("name", not
+      // "payload.name").
+      const detail = parsed.detail.replace(/(^|; )payload\./g, '$1');
+      const fields = [...detail.matchAll(/(?:^|; )([^:;]+):/g)].map((m) => m[1]!);
+      throw new ValidationError([`invalid message: ${detail}`], fields);
+    }
     if (sender?.kind !== 'runner') return this.sendCommand(name, parsed.command, 'api');
     const command = parsed.command;
     if (command.type !== 'user_message' && command.type !== 'user.message')
@@ -365,6 +373,10 @@ export class SessionService implements CommandSink {
     if (!row) throw new RequestError(404, `session ${name} not found`);
     if (command.type === 'ack' || command.type === 'ping')
       throw new ValidationError([`type: ${command.type} is the control plane's own`], ['type']);
+    refuseControlChars(command.payload, 'payload');
+    // Strict in what we send: the form every runner understands (the original ignores
+    // `user.message`), so "delivered" means the runner can act on it.
+    command = canonicalCommand(command);
     // A runner that has reported a terminal phase is about to exit: a message queued now would
     // never be read, so it is refused rather than silently lost.
     if (!this.o.runs.isActive(row) || TERMINAL_PHASES.has(row.phase))
@@ -438,4 +450,22 @@ export class SessionService implements CommandSink {
 /** The sender agent's name as a runner reports it: a plain name, else the main agent. */
 function agentLabel(agent: string | undefined): string {
   return agent && /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(agent) ? agent : MAIN_AGENT;
+}
+
+/**
+ * Refuses a message whose text holds a NUL or another control character (tab, newline and CR
+ * are fine), naming the field and never echoing the value. The walk is iterative; bodies are
+ * depth-bounded anyway.
+ */
+function refuseControlChars(value: unknown, prefix = ''): void {
+  const stack: [unknown, string][] = [[value, prefix]];
+  while (stack.length) {
+    const [v, where] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (CONTROL_CHARS.test(v))
+        throw new ValidationError([`${where || '(body)'}: ${CONTROL_CHARS_MESSAGE}`], [where]);
+    } else if (Array.isArray(v)) v.forEach((x, i) => stack.push([x, `${where}[${i}]`]));
+    else if (v !== null && typeof v === 'object')
+      for (const [k, x] of Object.entries(v)) stack.push([x, where ? `${where}.${k}` : k]);
+  }
 }

@@ -63,6 +63,43 @@ const STREAM_MARKERS = [
 ];
 const TOKEN_CHARS = '[A-Za-z0-9._~+/=-]';
 
+/**
+ * A secret as it may appear once rendered: as is, JSON-escaped (`\u0000`, `\"`; also twice, for
+ * JSON inside JSON), as Node's inspect shows it in an error message (`\x00`, `\'`), with its
+ * quotes backslash-escaped, and URL-encoded. A value with odd characters cannot slip through a
+ * rendering that escapes them.
+ */
+export function escapedForms(value: string): string[] {
+  const json = JSON.stringify(value).slice(1, -1);
+  const inspected = value
+    .replace(/\\/g, '\\\\')
+    .replace(/'/g, "\\'")
+    .replace(/[\u0000-\u001f\u007f]/g, (c) => {
+      const named: Record<string, string> = {
+        '\n': '\\n',
+        '\t': '\\t',
+        '\r': '\\r',
+        '\b': '\\b',
+        '\f': '\\f',
+        '\v': '\\v',
+      };
+      return named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`;
+    });
+  const forms = [
+    value,
+    json,
+    JSON.stringify(json).slice(1, -1),
+    inspected,
+    inspected.toLowerCase() === inspected
+      ? inspected
+      : inspected.replace(/\\x([0-9A-F]{2})/g, (_m, h: string) => `\\x${h.toLowerCase()}`),
+    value.replace(/["'\\]/g, '\\$&'),
+    encodeURIComponent(value),
+    encodeURIComponent(value).replace(/%20/g, '+'),
+  ];
+  return [...new Set(forms)];
+}
+
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -87,9 +124,17 @@ export class Redactor {
     const unique = new Set(this.values);
     for (const s of more) if (s && s.length >= MIN_SECRET_LENGTH) unique.add(s);
     if (unique.size === this.values.length) return this;
-    // Longest first, so a secret that contains another is replaced whole.
     this.values = [...unique].sort((a, b) => b.length - a.length);
-    this.valueRe = new RegExp(this.values.map(escapeRegExp).join('|'), 'g');
+    // Every rendering of each value, longest first, so a secret that contains another (or a form
+    // that contains the plain value) is replaced whole.
+    const forms = new Set(this.values.flatMap(escapedForms));
+    this.valueRe = new RegExp(
+      [...forms]
+        .sort((a, b) => b.length - a.length)
+        .map(escapeRegExp)
+        .join('|'),
+      'g',
+    );
     return this;
   }
 

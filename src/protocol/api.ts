@@ -20,17 +20,39 @@ export const ProjectName = z
   .regex(NAME_PATTERN, 'must be a DNS label: lowercase letters, digits and "-", at most 63');
 export const SessionName = ProjectName;
 
+/**
+ * NUL and the other control characters except tab, newline and carriage return: refused in every
+ * free text of a request (a NUL cannot reach a process's environment or argv, and would make the
+ * run fail only at start, with the value in the error). The message never echoes the value.
+ */
+export const CONTROL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
+export const CONTROL_CHARS_MESSAGE =
+  'contains a NUL or another control character (only tab, newline and carriage return are allowed): remove it';
+
+/** A string without control characters (but tab, newline, CR), at most `max` long. */
+export const freeText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((v) => !CONTROL_CHARS.test(v), CONTROL_CHARS_MESSAGE);
+
 /** Label and annotation keys as Kubernetes spells them: `[prefix/]name`. */
-const META_KEY =
-  /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const META_KEY_SOURCE =
+  '([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?';
+const LABEL_VALUE_SOURCE = '(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?';
+const META_KEY = new RegExp(`^${META_KEY_SOURCE}$`);
 const MetaKey = z.string().regex(META_KEY, 'must be a key like "name" or "example.com/name"');
 const LabelValue = z
   .string()
   .regex(
-    /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/,
+    new RegExp(`^${LABEL_VALUE_SOURCE}$`),
     'must be at most 63 letters, digits, "-", "_" or "."',
   );
-const AnnotationValue = z.string().max(65_536);
+/** `key=value[,key=value]`, each a label key and value (spaces around them allowed). */
+const LABEL_SELECTOR = new RegExp(
+  `^\\s*${META_KEY_SOURCE}\\s*=\\s*${LABEL_VALUE_SOURCE}\\s*(,\\s*${META_KEY_SOURCE}\\s*=\\s*${LABEL_VALUE_SOURCE}\\s*)*$`,
+);
+const AnnotationValue = freeText(65_536);
 export const Labels = z.record(MetaKey, LabelValue);
 export const Annotations = z.record(MetaKey, AnnotationValue);
 
@@ -96,7 +118,7 @@ export function isReservedEnv(name: string): boolean {
   return RESERVED_ENV.has(name) || RESERVED_ENV_PREFIXES.some((p) => name.startsWith(p));
 }
 
-const EnvironmentVariables = z.record(EnvName, z.string().max(65_536)).superRefine((vars, ctx) => {
+const EnvironmentVariables = z.record(EnvName, freeText(65_536)).superRefine((vars, ctx) => {
   for (const k of Object.keys(vars))
     if (isReservedEnv(k))
       ctx.addIssue({
@@ -106,18 +128,30 @@ const EnvironmentVariables = z.record(EnvName, z.string().max(65_536)).superRefi
       });
 });
 
+/** The forms `checkRepoUrl` accepts, for the OpenAPI document (the server checks more). */
+const GIT_URL_PATTERN = '^([A-Za-z][A-Za-z0-9+.-]*://\\S+|[\\w.-]+@[\\w.-]+:[\\w./~-]+)$';
+
 const gitUrl = (what: string) =>
   z
     .string()
     .min(1)
+    .max(2048)
     .superRefine((url, ctx) => {
-      const problem = checkRepoUrl(url);
+      // The URL parser would silently drop a tab or newline: refuse every control character.
+      const problem = /[\u0000-\u0020\u007F]/.test(url)
+        ? 'contains whitespace or a control character: remove it'
+        : checkRepoUrl(url);
       if (problem) ctx.addIssue({ code: 'custom', message: `${what} ${problem}` });
+    })
+    .meta({
+      description:
+        'A git URL: https://host/org/repo.git, http://, ssh://, git://, file:///path or git@host:org/repo; without credentials (serve passes GITHUB_TOKEN or GITLAB_TOKEN).',
+      pattern: GIT_URL_PATTERN,
     });
 
 export const RepoRef = z.strictObject({
   url: gitUrl('url'),
-  branch: z.string().min(1).max(255).optional(),
+  branch: freeText(255).min(1).optional(),
 });
 export const Repo = z.strictObject({
   name: z
@@ -132,23 +166,21 @@ export const Repo = z.strictObject({
 });
 
 export const LlmSettings = z.strictObject({
-  model: z.string().min(1).max(200).optional(),
+  model: freeText(200).min(1).optional(),
   temperature: z.number().min(0).max(1).optional(),
   maxTokens: z.number().int().min(1).max(1_000_000).optional(),
 });
 
 export const UserContext = z.strictObject({
-  userId: z.string().max(256).optional(),
-  displayName: z.string().max(256).optional(),
-  groups: z.array(z.string().max(256)).max(100).optional(),
+  userId: freeText(256).optional(),
+  displayName: freeText(256).optional(),
+  groups: z.array(freeText(256)).max(100).optional(),
 });
 
 export const ActiveWorkflow = z.strictObject({
   gitUrl: gitUrl('gitUrl'),
-  branch: z.string().min(1).max(255).optional(),
-  path: z
-    .string()
-    .max(1024)
+  branch: freeText(255).min(1).optional(),
+  path: freeText(1024)
     .refine(
       (p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..'),
       'must be a relative path inside the workflow repo',
@@ -158,11 +190,11 @@ export const ActiveWorkflow = z.strictObject({
 
 /** What a session runs: every field of the create request except metadata. */
 const specFields = {
-  prompt: z
-    .string()
-    .max(1_000_000)
-    .meta({ description: 'The first user message (may be empty for an interactive session).' }),
-  displayName: z.string().max(256).optional(),
+  prompt: freeText(1_000_000).meta({
+    description:
+      'The first user message. Must not be empty or blank unless `interactive` is true. No NUL or other control characters but tab, newline and carriage return.',
+  }),
+  displayName: freeText(256).optional(),
   interactive: z
     .boolean()
     .optional()
@@ -368,7 +400,12 @@ export const LogsQuery = z.strictObject({
   tail: z.coerce.number().int().min(1).optional().meta({ description: 'Only the last N bytes.' }),
 });
 export const ListQuery = z.strictObject({
-  labelSelector: z.string().optional().meta({ description: 'Extension: `key=value[,key=value]`.' }),
+  labelSelector: z
+    .string()
+    .max(4096)
+    .regex(LABEL_SELECTOR, 'must be key=value[,key=value], each a label key and value')
+    .optional()
+    .meta({ description: 'Extension: `key=value[,key=value]`.' }),
   phase: z.enum(PHASES).optional(),
   limit: z.coerce
     .number()
@@ -379,7 +416,10 @@ export const ListQuery = z.strictObject({
     .meta({ description: 'Extension: at most N sessions per page.' }),
   continue: z
     .string()
-    .max(256)
+    .regex(
+      NAME_PATTERN,
+      'is not a token from a previous page: pass the metadata.continue of the previous answer, or leave it out for the first page',
+    )
     .optional()
     .meta({ description: 'Extension: the `metadata.continue` of the previous page.' }),
 });

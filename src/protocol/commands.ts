@@ -13,6 +13,7 @@
  * acked after a reconnect or its own restart, so each command is acted on exactly once.
  */
 import { z } from 'zod';
+import { parseJsonBounded } from './bounded-json.js';
 
 const text = z.string().max(1_000_000);
 
@@ -124,16 +125,45 @@ export type ParsedCommand =
   | { ok: true; command: BackendCommand }
   | { ok: false; reason: 'not-json' | 'unknown-type' | 'invalid'; type?: string; detail: string };
 
+/** One schema per type, so a refusal names the field at fault rather than "Invalid input". */
+const COMMAND_SCHEMAS: Record<string, z.ZodType> = {
+  user_message: UserMessageCommand,
+  'user.message': UserMessageCommand,
+  interrupt: InterruptCommand,
+  end_session: EndSessionCommand,
+  terminate: EndSessionCommand,
+  stop: EndSessionCommand,
+  workflow_change: WorkflowChangeCommand,
+  repo_added: RepoAddedCommand,
+  repo_removed: RepoRemovedCommand,
+  ping: PingCommand,
+  ack: AckCommand,
+};
+
+/** "payload.name: required" rather than zod's "Invalid input: expected string, received undefined". */
+export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .map((i) => {
+      const where = i.path.map(String).join('.') || '(command)';
+      const missing = i.code === 'invalid_type' && /received undefined$/.test(i.message);
+      return `${where}: ${missing ? 'required' : i.message.replace(/^Invalid input: /, '')}`;
+    })
+    .join('; ');
+}
+
 export function parseCommand(raw: string): ParsedCommand {
-  let data: unknown;
-  try {
-    data = JSON.parse(raw);
-  } catch {
-    return { ok: false, reason: 'not-json', detail: 'frame is not JSON' };
-  }
+  const json = parseJsonBounded(raw);
+  if (!json.ok)
+    return {
+      ok: false,
+      reason: 'not-json',
+      detail: json.reason === 'too-deep' ? `command ${json.detail}` : 'frame is not JSON',
+    };
+  const data = json.value;
   const type =
     typeof data === 'object' && data !== null ? (data as { type?: unknown }).type : undefined;
-  if (typeof type !== 'string' || !KNOWN_COMMAND_TYPES.has(type)) {
+  const schema = typeof type === 'string' ? COMMAND_SCHEMAS[type] : undefined;
+  if (typeof type !== 'string' || !schema || !KNOWN_COMMAND_TYPES.has(type)) {
     return {
       ok: false,
       reason: 'unknown-type',
@@ -141,16 +171,21 @@ export function parseCommand(raw: string): ParsedCommand {
       detail: `unknown type ${String(type)}`,
     };
   }
-  const parsed = BackendCommand.safeParse(data);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      reason: 'invalid',
-      type,
-      detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
-    };
-  }
-  return { ok: true, command: parsed.data };
+  const parsed = schema.safeParse(data);
+  if (!parsed.success)
+    return { ok: false, reason: 'invalid', type, detail: describeIssues(parsed.error.issues) };
+  return { ok: true, command: parsed.data as BackendCommand };
+}
+
+/**
+ * The form a backend sends (strict in what we send): `user_message` for `user.message` (the
+ * original runner ignores the dotted form) and `end_session` for its synonyms. Every runner of
+ * the contract understands these.
+ */
+export function canonicalCommand(cmd: BackendCommand): BackendCommand {
+  if (cmd.type === 'user.message') return { ...cmd, type: 'user_message' };
+  if (cmd.type === 'terminate' || cmd.type === 'stop') return { ...cmd, type: 'end_session' };
+  return cmd;
 }
 
 export function userMessageText(cmd: z.infer<typeof UserMessageCommand>): string {

@@ -155,3 +155,98 @@ export const PongFrame = z.object({
   timestamp: z.string(),
   payload: z.object({}).passthrough(),
 });
+
+/**
+ * `system.message` texts that are lifecycle events: the original runner sends them as a bare
+ * string payload (`"session.completed"`) or as `{message}` without `event`.
+ */
+export const LIFECYCLE_WORDS: ReadonlySet<string> = new Set([
+  'session.started',
+  'session.completed',
+  'session.failed',
+  'session.stopped',
+  'interactive.ended',
+  'pr.intent',
+]);
+
+/** A timestamp without a zone (`datetime.utcnow().isoformat()`): the original means UTC. */
+const ZONELESS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Tolerance for runners that speak the contract loosely (the original Python runner does): be
+ * strict in what we send, tolerant in what we accept. Returns the frame in the shapes of
+ * `RunnerFrame` and what was changed (for the log); a frame that cannot be understood is left as
+ * it is for validation to refuse.
+ *
+ * - `system.message` with a bare string payload -> `{message, event?}` (`event` when the string
+ *   is a lifecycle word, so the closing frame is recognized); `{message}` naming a lifecycle word
+ *   without `event` gets it;
+ * - `tool_result.is_error: null` (every successful tool result) -> `false`;
+ * - a timestamp without a zone -> taken as UTC, ISO with `Z`; a numeric one (epoch ms) -> ISO;
+ * - `partial: null` -> absent;
+ * - `agent.message` with a string payload and a `partial` -> `message.partial`; with a string
+ *   payload alone -> a text message.
+ */
+export function normalizeRunnerFrame(input: Record<string, unknown>): {
+  frame: Record<string, unknown>;
+  notes: string[];
+} {
+  const frame: Record<string, unknown> = { ...input };
+  const notes: string[] = [];
+  if (frame.partial === null) {
+    delete frame.partial;
+    notes.push('partial: null dropped');
+  }
+  const ts = frame.timestamp;
+  if (typeof ts === 'string' && ZONELESS.test(ts)) {
+    const d = new Date(`${ts}Z`);
+    if (!Number.isNaN(d.getTime())) {
+      frame.timestamp = d.toISOString();
+      notes.push('timestamp without a zone taken as UTC');
+    }
+  } else if (typeof ts === 'number' && Number.isFinite(ts)) {
+    const d = new Date(ts);
+    if (!Number.isNaN(d.getTime())) {
+      frame.timestamp = d.toISOString();
+      notes.push('numeric timestamp taken as epoch milliseconds');
+    }
+  }
+  const payload = frame.payload;
+  if (frame.type === 'system.message') {
+    if (typeof payload === 'string') {
+      frame.payload = {
+        message: payload,
+        ...(LIFECYCLE_WORDS.has(payload) ? { event: payload } : {}),
+      };
+      notes.push('system.message payload was a bare string');
+    } else if (
+      isObject(payload) &&
+      payload.event === undefined &&
+      typeof payload.message === 'string' &&
+      LIFECYCLE_WORDS.has(payload.message)
+    ) {
+      frame.payload = { ...payload, event: payload.message };
+      notes.push('lifecycle system.message without event');
+    }
+  } else if (frame.type === 'agent.message') {
+    if (typeof payload === 'string' && isObject(frame.partial)) {
+      frame.type = 'message.partial';
+      frame.payload = {};
+      notes.push('agent.message with a partial taken as message.partial');
+    } else if (typeof payload === 'string') {
+      frame.payload = { type: 'agent_message', content: { type: 'text_block', text: payload } };
+      notes.push('agent.message payload was a bare string');
+    } else if (isObject(payload) && isObject(payload.tool_result)) {
+      const r = payload.tool_result;
+      if (r.is_error === null || r.is_error === undefined) {
+        frame.payload = { ...payload, tool_result: { ...r, is_error: false } };
+        notes.push('tool_result.is_error: null taken as false');
+      }
+    }
+  }
+  return { frame, notes };
+}

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describeError, RequestError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
+import { MAX_JSON_DEPTH, parseJsonBounded } from '../../protocol/bounded-json.js';
 import { ValidationError } from '../validation.js';
 
 /** Statuses the API uses beyond RequestError's (method not allowed, upgrade required). */
@@ -53,11 +54,14 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
     .toLowerCase();
   if (type && !JSON_TYPES.includes(type) && !type.endsWith('+json'))
     throw new RequestError(415, `content-type ${type} is not supported: send application/json`);
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch (e) {
-    throw new RequestError(400, `the body is not valid JSON: ${(e as Error).message}`);
-  }
+  const parsed = parseJsonBounded(Buffer.concat(chunks).toString('utf8'), MAX_JSON_DEPTH);
+  if (parsed.ok) return parsed.value;
+  throw new RequestError(
+    400,
+    parsed.reason === 'too-deep'
+      ? `the body is ${parsed.detail}`
+      : `the body is not valid JSON: ${parsed.detail}`,
+  );
 }
 
 function tooLarge(limit: number): RequestError {

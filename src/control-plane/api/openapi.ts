@@ -36,7 +36,7 @@ const NAMED: [string, z.ZodType][] = [
 ];
 
 const ERROR_TEXT: Record<number, string> = {
-  400: 'Invalid request: `error` names each invalid field, `fields` lists them',
+  400: 'Invalid request: `error` names each invalid field (values are never echoed), `fields` lists them. Also: a body that is not JSON or is nested deeper than 100 levels, and text holding a NUL or another control character (only tab, newline and carriage return are allowed)',
   401: 'Missing or invalid token',
   403: 'The token may not do this (a runner token outside its own session or project, or a bound on sessions creating sessions)',
   404: 'No such project, session or endpoint',
@@ -117,7 +117,11 @@ export function buildOpenApi(routes: readonly Route[], version: string): Json {
             : status >= 400
               ? { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } }
               : undefined;
-      responses[code] = { description: doc.description, ...(content ? { content } : {}) };
+      responses[code] = {
+        description: doc.description,
+        ...(doc.headers ? { headers: doc.headers } : {}),
+        ...(content ? { content } : {}),
+      };
     }
     const errors = [
       400,

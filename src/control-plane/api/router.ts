@@ -43,6 +43,8 @@ export interface ResponseDoc {
   description: string;
   schema?: z.ZodType;
   contentType?: string;
+  /** Response headers, as OpenAPI header objects. */
+  headers?: Record<string, unknown>;
 }
 
 export interface Route {

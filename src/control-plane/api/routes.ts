@@ -277,7 +277,12 @@ export function buildRoutes(
       access: 'read',
       responses: {
         101: { description: 'Switching protocols' },
-        426: { description: 'Not a WebSocket request' },
+        426: {
+          description: 'Not a WebSocket request: connect with an Upgrade request',
+          headers: {
+            Upgrade: { description: 'The protocol to upgrade to', schema: { const: 'websocket' } },
+          },
+        },
       },
       handler: () => {
         throw new HttpError(426, 'this endpoint is a WebSocket: connect with an Upgrade request', {

@@ -15,6 +15,7 @@ import type { Logger } from '../../observability/logger.js';
 import { sessionRedactor, type ControlPlaneRedactor } from '../redaction.js';
 import {
   CAPABILITY_COMMAND_ACKS,
+  canonicalCommand,
   CLIENT_COMMAND_TYPES,
   parseCommand,
   RUNNER_CAPABILITIES_HEADER,
@@ -23,6 +24,7 @@ import {
 import { NAME_PATTERN } from '../../protocol/api.js';
 import { requireSessionAccess, type Auth } from '../auth.js';
 import type { Store } from '../store/index.js';
+import type { ResultSummary } from '../../protocol/frames.js';
 import type { HistoryLog } from './history.js';
 import { RunnerLink } from './runner-link.js';
 import { Watcher } from './watcher.js';
@@ -63,7 +65,10 @@ export class Hub {
   constructor(private readonly opts: HubOptions) {
     this.wss = new WebSocketServer({
       noServer: true,
-      maxPayload: opts.maxFrameBytes,
+      // Frames up to twice the limit are read so that the hub can record a runner frame it refuses
+      // for its size in its place (nothing lost without a trace, the runner's ack moves on);
+      // beyond that the socket closes with 1009 (message too big).
+      maxPayload: opts.maxFrameBytes * 2,
       perMessageDeflate: false,
     });
     this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
@@ -135,14 +140,15 @@ export class Hub {
     for (const m of this.opts.store.messages.queued(session, link.run)) {
       if (link.inFlight.has(m.id)) continue;
       link.inFlight.add(m.id);
+      const command = canonicalJson(m.command);
       if (link.commandAcks) {
-        const json = JSON.stringify({ ...(JSON.parse(m.command) as object), deliveryId: m.id });
+        const json = JSON.stringify({ ...(JSON.parse(command) as object), deliveryId: m.id });
         link.send(json, (err) => {
           if (err) link.inFlight.delete(m.id); // stays queued: sent again on the next connection
         });
         continue;
       }
-      link.send(m.command, (err) => {
+      link.send(command, (err) => {
         link.inFlight.delete(m.id);
         if (err) return; // stays queued: delivered on the next connection
         this.markDelivered(session, m.id);
@@ -208,6 +214,7 @@ export class Hub {
       lastSeq,
       commandAcks,
     );
+    link.onResult = (summary) => this.fillSummary(session, run, summary);
     link.onCommandAck = (id) => {
       link.inFlight.delete(id);
       this.markDelivered(session, id);
@@ -217,7 +224,7 @@ export class Hub {
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (isBinary) return;
       try {
-        link.onMessage(rawText(data));
+        link.onMessage(rawText(data), this.opts.maxFrameBytes);
       } catch (e) {
         this.opts.logger.error('runner frame not stored', { session, error: describeError(e) });
       }
@@ -232,6 +239,24 @@ export class Hub {
     );
     link.greet();
     this.deliverQueued(session);
+  }
+
+  /**
+   * A turn's result frame (redacted) fills the status summary fields the runner's own status report left
+   * out (the original runner reports no cost or usage there): what a runner gives is shown, and
+   * what no runner gave stays absent rather than 0.
+   */
+  private fillSummary(session: string, run: number, summary: ResultSummary): void {
+    const row = this.opts.store.sessions.get(session);
+    if (!row || row.currentRun !== run) return;
+    const status: Record<string, unknown> = { ...row.status };
+    let changed = false;
+    for (const [k, v] of Object.entries(summary))
+      if (v !== null && v !== undefined && status[k] === undefined) {
+        status[k] = v;
+        changed = true;
+      }
+    if (changed) this.opts.store.sessions.update(session, { status: status as typeof row.status });
   }
 
   private attachWatcher(ws: WebSocket, session: string, afterSeq: number): void {
@@ -303,6 +328,15 @@ function announcesCommandAcks(req: IncomingMessage): boolean {
     .split(',')
     .map((v) => v.trim().toLowerCase());
   return values.includes(CAPABILITY_COMMAND_ACKS);
+}
+
+/**
+ * A queued command in the form every runner understands (`user_message`, not `user.message`);
+ * commands are canonical when queued, this covers rows queued by an earlier version.
+ */
+function canonicalJson(json: string): string {
+  const parsed = parseCommand(json);
+  return parsed.ok ? JSON.stringify(canonicalCommand(parsed.command)) : json;
 }
 
 function rawText(data: RawData): string {

@@ -15,13 +15,30 @@ import type { WebSocket } from 'ws';
 import type { Logger } from '../../observability/logger.js';
 import type { Redactor } from '../../observability/redact.js';
 import { COMMAND_ACK } from '../../protocol/commands.js';
-import { RunnerFrame } from '../../protocol/frames.js';
+import { MAX_JSON_DEPTH, parseJsonBounded } from '../../protocol/bounded-json.js';
+import { normalizeRunnerFrame, RunnerFrame, type ResultSummary } from '../../protocol/frames.js';
 import type { HistoryLog } from './history.js';
 
 export const ACK_DELAY_MS = 50;
 export const ACK_EVERY = 100;
-/** Invalid frames logged per link before going quiet (each is still dropped). */
+/** Invalid frames logged per link before going quiet (each is still recorded or dropped). */
 const MAX_INVALID_LOGGED = 20;
+/** Normalized frames logged (debug) per link before going quiet. */
+const MAX_NORMALIZED_LOGGED = 10;
+
+/**
+ * Events only the control plane writes: a runner frame claiming one is stored with the event
+ * renamed `runner.<event>`, so nobody reading history takes a runner's word for a phase change.
+ */
+export const CONTROL_PLANE_EVENTS: ReadonlySet<string> = new Set([
+  'phase.changed',
+  'session.child_created',
+  'session.message_sent',
+  'frame.refused',
+]);
+
+/** The event of a runner frame that the hub refused, stored in its place (docs/control-plane.md). */
+export const FRAME_REFUSED_EVENT = 'frame.refused';
 
 /** The `system.message` events that end a run (docs/runner.md); the runner flushes after them. */
 const CLOSING_EVENTS = new Set(['session.completed', 'session.failed', 'session.stopped']);
@@ -49,8 +66,11 @@ export class RunnerLink {
   private unacked = 0;
   private ackTimer: NodeJS.Timeout | undefined;
   private invalid = 0;
+  private normalized = 0;
   /** Outbox ids sent on this link and not yet confirmed (written, or acked by the runner). */
   readonly inFlight = new Set<number>();
+  /** Called with each turn's result summary (`agent.message` of type `result.message`), stored. */
+  onResult: (summary: ResultSummary) => void = () => undefined;
   /** Called with the outbox id of each command the runner confirms (`command.ack`). */
   onCommandAck: (id: number) => void = () => undefined;
 
@@ -77,28 +97,41 @@ export class RunnerLink {
     this.sendAck();
   }
 
-  onMessage(raw: string): void {
-    let data: unknown;
-    try {
-      data = JSON.parse(raw);
-    } catch {
-      return this.reject('frame is not JSON');
-    }
+  /**
+   * One text frame from the runner. `maxFrameBytes`: frames larger than this (but within the
+   * socket's hard bound) are refused like invalid ones: recorded, not lost.
+   */
+  onMessage(raw: string, maxFrameBytes = Infinity): void {
+    if (raw.length > maxFrameBytes)
+      return this.refuse(
+        raw,
+        `frame of ${raw.length} bytes is larger than the limit of ${maxFrameBytes} (CLAUDE_RUNNER_MAX_FRAME_BYTES)`,
+      );
+    const json = parseJsonBounded(raw, MAX_JSON_DEPTH);
+    if (!json.ok)
+      return json.reason === 'too-deep'
+        ? this.refuse(raw, `frame ${json.detail}`)
+        : this.reject('frame is not JSON');
+    const data = json.value;
     if (typeof data !== 'object' || data === null || Array.isArray(data))
       return this.reject('frame is not a JSON object');
-    const obj = data as Record<string, unknown>;
-    if (obj.type === 'pong' || obj.type === 'ping') return; // liveness only: never persisted
-    if (obj.type === COMMAND_ACK) {
-      const id = (obj.payload as { id?: unknown } | undefined)?.id;
+    const received = data as Record<string, unknown>;
+    if (received.type === 'pong' || received.type === 'ping') return; // liveness only: never persisted
+    if (received.type === COMMAND_ACK) {
+      const id = (received.payload as { id?: unknown } | undefined)?.id;
       if (typeof id === 'number' && Number.isSafeInteger(id)) this.onCommandAck(id);
       return;
     }
+    const { frame: obj, notes } = normalizeRunnerFrame(received);
     const parsed = RunnerFrame.safeParse(obj);
     if (!parsed.success) {
       const detail = parsed.error.issues
         .map((i) => `${i.path.join('.') || '(frame)'}: ${i.message}`)
         .join('; ');
-      return this.reject(`invalid ${typeof obj.type === 'string' ? obj.type : 'frame'}: ${detail}`);
+      return this.refuse(
+        received,
+        `invalid ${typeof obj.type === 'string' ? obj.type : 'frame'}: ${detail}`,
+      );
     }
     const frame = parsed.data;
     if (frame.seq <= this.lastSeq) {
@@ -109,29 +142,98 @@ export class RunnerLink {
       });
       return;
     }
-    if (frame.seq > this.lastSeq + 1)
+    if (notes.length) this.noteNormalized(frame.seq, notes);
+    const extra: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(obj)) if (!KNOWN_FRAME_KEYS.has(k)) extra[k] = v;
+    let payload = obj.payload;
+    const event = (payload as { event?: unknown } | null)?.event;
+    if (
+      frame.type === 'system.message' &&
+      typeof event === 'string' &&
+      CONTROL_PLANE_EVENTS.has(event)
+    )
+      payload = { ...(payload as object), event: `runner.${event}` };
+    this.store(frame.seq, frame.type, {
+      type: frame.type,
+      timestamp: frame.timestamp,
+      payload: this.redactor.redactDeep(payload),
+      ...(obj.partial !== undefined ? { partial: this.redactor.redactDeep(obj.partial) } : {}),
+      ...(Object.keys(extra).length ? { extra: this.redactor.redactDeep(extra) } : {}),
+    });
+    if (
+      frame.type === 'agent.message' &&
+      'type' in frame.payload &&
+      frame.payload.type === 'result.message'
+    )
+      this.onResult(this.redactor.redactDeep(frame.payload.payload));
+  }
+
+  private store(
+    seq: number,
+    type: string,
+    entry: Parameters<HistoryLog['append']>[3],
+    closing = isClosingFrame(type, entry.payload),
+  ): void {
+    if (seq > this.lastSeq + 1)
       this.logger.warn('runner seq jumped', {
         session: this.session,
         run: this.run,
         from: this.lastSeq,
-        to: frame.seq,
+        to: seq,
       });
-    const extra: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(obj)) if (!KNOWN_FRAME_KEYS.has(k)) extra[k] = v;
-    const payload = this.redactor.redactDeep(obj.payload);
-    const partial = obj.partial === undefined ? undefined : this.redactor.redactDeep(obj.partial);
-    this.history.append(this.session, this.run, frame.seq, {
-      type: frame.type,
-      timestamp: frame.timestamp,
-      payload,
-      ...(partial !== undefined ? { partial } : {}),
-      ...(Object.keys(extra).length ? { extra: this.redactor.redactDeep(extra) } : {}),
-    });
-    this.lastSeq = frame.seq;
+    this.history.append(this.session, this.run, seq, entry);
+    this.lastSeq = seq;
     this.unacked++;
     // A runner waits for the ack of its closing frame before it exits: not ACK_DELAY_MS more.
-    if (this.unacked >= ACK_EVERY || isClosingFrame(frame.type, obj.payload)) this.sendAck();
+    if (this.unacked >= ACK_EVERY || closing) this.sendAck();
     else this.ackTimer ??= setTimeout(() => this.sendAck(), ACK_DELAY_MS);
+  }
+
+  /**
+   * A frame the hub cannot keep (too deep, too large, invalid). If its seq can be read, an entry
+   * saying so takes its place in history (so nobody wonders where it went, and the runner's ack
+   * advances past it instead of resending it for ever); otherwise it is logged and dropped.
+   */
+  private refuse(frame: string | Record<string, unknown>, reason: string): void {
+    const { seq, type } = typeof frame === 'string' ? peekSeqAndType(frame) : readSeqAndType(frame);
+    if (seq === undefined || seq <= this.lastSeq) return this.reject(reason);
+    this.invalid++;
+    if (this.invalid <= MAX_INVALID_LOGGED)
+      this.logger.warn(`runner frame refused, recorded in its place: ${reason.slice(0, 300)}`, {
+        session: this.session,
+        run: this.run,
+        seq,
+      });
+    const short = reason.slice(0, 1000);
+    this.store(
+      seq,
+      'system.message',
+      {
+        type: 'system.message',
+        timestamp: new Date().toISOString(),
+        payload: this.redactor.redactDeep({
+          message: `runner frame ${seq}${type ? ` (${type})` : ''} refused: ${short}`,
+          level: 'warn',
+          event: FRAME_REFUSED_EVENT,
+          data: { seq, ...(type ? { type } : {}), reason: short },
+        }),
+      },
+      false,
+    );
+  }
+
+  private noteNormalized(seq: number, notes: string[]): void {
+    this.normalized++;
+    if (this.normalized <= MAX_NORMALIZED_LOGGED)
+      this.logger.debug(`runner frame normalized: ${notes.join('; ')}`, {
+        session: this.session,
+        run: this.run,
+        seq,
+      });
+    else if (this.normalized === MAX_NORMALIZED_LOGGED + 1)
+      this.logger.debug('more runner frames normalized: no longer logging them', {
+        session: this.session,
+      });
   }
 
   send(json: string, cb?: (err?: Error) => void): void {
@@ -168,4 +270,33 @@ export class RunnerLink {
         session: this.session,
       });
   }
+}
+
+function readSeqAndType(obj: Record<string, unknown>): { seq?: number; type?: string } {
+  const seq = obj.seq;
+  return {
+    ...(typeof seq === 'number' && Number.isSafeInteger(seq) && seq > 0 ? { seq } : {}),
+    ...(typeof obj.type === 'string' ? { type: obj.type.slice(0, 64) } : {}),
+  };
+}
+
+/**
+ * The seq and type of a frame that is not parsed (too deep or too large): JSON.parse copes with
+ * depth (it does not recurse), and for the rest the fields are looked for near the start, where
+ * every runner puts them.
+ */
+function peekSeqAndType(raw: string): { seq?: number; type?: string } {
+  if (raw.length <= 1 << 20) {
+    try {
+      const v: unknown = JSON.parse(raw);
+      if (typeof v === 'object' && v !== null && !Array.isArray(v))
+        return readSeqAndType(v as Record<string, unknown>);
+    } catch {
+      /* look at the text */
+    }
+  }
+  const head = raw.slice(0, 512);
+  const seq = /^\s*\{[^{[]*?"seq"\s*:\s*(\d{1,15})\s*[,}]/.exec(head)?.[1];
+  const type = /^\s*\{[^{[]*?"type"\s*:\s*"([A-Za-z0-9._-]{1,64})"/.exec(head)?.[1];
+  return { ...(seq ? { seq: Number(seq) } : {}), ...(type ? { type } : {}) };
 }

@@ -22,16 +22,32 @@ export function openDatabase(file: string, migrations: readonly Migration[] = MI
   try {
     // Sessions' environment variables live here: only the owner may read the file.
     if (fresh) chmodSync(file, 0o600);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      db.pragma('busy_timeout = 5000');
+      db.pragma('user_version', { simple: true }); // reads the header: a damaged file fails here
+    } catch (e) {
+      throw unreadable(file, e);
+    }
     migrate(db, migrations);
   } catch (e) {
     db.close();
     throw e;
   }
   return db;
+}
+
+/** A store SQLite cannot read: name the file and what to do. */
+function unreadable(file: string, e: unknown): SystemError {
+  const why = (e as Error).message;
+  const damaged = /not a database|malformed|corrupt/i.test(why);
+  return new SystemError(
+    'store',
+    `cannot read the store ${file}: ${why}${damaged ? ' (the file is damaged or is not a claude-code-runner store)' : ''}: move it away (or restore it from a backup) and start serve again, which creates a new empty store, or use another --data-dir`,
+    { cause: e },
+  );
 }
 
 /** Applies the migrations the database lacks; returns how many were applied. */
