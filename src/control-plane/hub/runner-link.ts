@@ -102,10 +102,11 @@ export class RunnerLink {
    * socket's hard bound) are refused like invalid ones: recorded, not lost.
    */
   onMessage(raw: string, maxFrameBytes = Infinity): void {
-    if (raw.length > maxFrameBytes)
+    const bytes = raw.length * 3 > maxFrameBytes ? Buffer.byteLength(raw) : raw.length;
+    if (bytes > maxFrameBytes)
       return this.refuse(
         raw,
-        `frame of ${raw.length} bytes is larger than the limit of ${maxFrameBytes} (CLAUDE_RUNNER_MAX_FRAME_BYTES)`,
+        `frame of ${bytes} bytes is larger than the limit of ${maxFrameBytes} (CLAUDE_RUNNER_MAX_FRAME_BYTES)`,
       );
     const json = parseJsonBounded(raw, MAX_JSON_DEPTH);
     if (!json.ok)
@@ -128,9 +129,9 @@ export class RunnerLink {
       const detail = parsed.error.issues
         .map((i) => `${i.path.join('.') || '(frame)'}: ${i.message}`)
         .join('; ');
-      return this.refuse(
-        received,
+      return this.reject(
         `invalid ${typeof obj.type === 'string' ? obj.type : 'frame'}: ${detail}`,
+        readSeqAndType(received),
       );
     }
     const frame = parsed.data;
@@ -196,7 +197,8 @@ export class RunnerLink {
    */
   private refuse(frame: string | Record<string, unknown>, reason: string): void {
     const { seq, type } = typeof frame === 'string' ? peekSeqAndType(frame) : readSeqAndType(frame);
-    if (seq === undefined || seq <= this.lastSeq) return this.reject(reason);
+    if (seq !== undefined && seq <= this.lastSeq) return; // a repeat: refused once already
+    if (seq === undefined) return this.reject(reason, type ? { type } : {});
     this.invalid++;
     if (this.invalid <= MAX_INVALID_LOGGED)
       this.logger.warn(`runner frame refused, recorded in its place: ${reason.slice(0, 300)}`, {
@@ -258,14 +260,35 @@ export class RunnerLink {
     if (this.open) this.ws.send(JSON.stringify({ type: 'ack', payload: { seq: this.lastSeq } }));
   }
 
-  private reject(reason: string): void {
+  /**
+   * A frame that does not validate: dropped, but not silently: logged, and (the first ones of a
+   * link) noted in history as the hub's own entry, without taking the frame's seq, so a valid
+   * frame of that seq is still taken.
+   */
+  private reject(reason: string, frame: { seq?: number; type?: string } = {}): void {
     this.invalid++;
-    if (this.invalid <= MAX_INVALID_LOGGED)
+    if (this.invalid <= MAX_INVALID_LOGGED) {
       this.logger.warn(`runner frame dropped: ${reason.slice(0, 300)}`, {
         session: this.session,
         run: this.run,
       });
-    else if (this.invalid === MAX_INVALID_LOGGED + 1)
+      const short = reason.slice(0, 1000);
+      const { seq, type } = frame;
+      this.history.append(this.session, this.run, null, {
+        type: 'system.message',
+        payload: this.redactor.redactDeep({
+          message: `runner frame${seq ? ` ${seq}` : ''}${type ? ` (${type})` : ''} dropped: ${short}`,
+          level: 'warn',
+          event: FRAME_REFUSED_EVENT,
+          data: {
+            ...(seq ? { seq } : {}),
+            ...(type ? { type } : {}),
+            reason: short,
+            stored: false,
+          },
+        }),
+      });
+    } else if (this.invalid === MAX_INVALID_LOGGED + 1)
       this.logger.warn('more invalid runner frames: no longer logging them', {
         session: this.session,
       });
