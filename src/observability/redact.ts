@@ -71,28 +71,29 @@ const TOKEN_CHARS = '[A-Za-z0-9._~+/=-]';
  */
 export function escapedForms(value: string): string[] {
   const json = JSON.stringify(value).slice(1, -1);
-  const inspected = value
-    .replace(/\\/g, '\\\\')
-    .replace(/'/g, "\\'")
-    .replace(/[\u0000-\u001f\u007f]/g, (c) => {
-      const named: Record<string, string> = {
-        '\n': '\\n',
-        '\t': '\\t',
-        '\r': '\\r',
-        '\b': '\\b',
-        '\f': '\\f',
-        '\v': '\\v',
-      };
-      return named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`;
-    });
+  // util.inspect: backslashes doubled, control characters as \n or \xNN; a single quote is
+  // escaped only when it quotes with single quotes (it picks " or ` when the value has ').
+  const inspected = value.replace(/\\/g, '\\\\').replace(/[\u0000-\u001f\u007f]/g, (c) => {
+    const named: Record<string, string> = {
+      '\n': '\\n',
+      '\t': '\\t',
+      '\r': '\\r',
+      '\b': '\\b',
+      '\f': '\\f',
+      '\v': '\\v',
+    };
+    return named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`;
+  });
+  const lowerHex = (s: string) =>
+    s.replace(/\\x([0-9A-F]{2})/g, (_m, h: string) => `\\x${h.toLowerCase()}`);
   const forms = [
     value,
     json,
     JSON.stringify(json).slice(1, -1),
     inspected,
-    inspected.toLowerCase() === inspected
-      ? inspected
-      : inspected.replace(/\\x([0-9A-F]{2})/g, (_m, h: string) => `\\x${h.toLowerCase()}`),
+    inspected.replace(/'/g, "\\'"),
+    lowerHex(inspected),
+    lowerHex(inspected.replace(/'/g, "\\'")),
     value.replace(/["'\\]/g, '\\$&'),
     encodeURIComponent(value),
     encodeURIComponent(value).replace(/%20/g, '+'),
