@@ -73,6 +73,7 @@ export function escapedForms(value: string): string[] {
   const json = JSON.stringify(value).slice(1, -1);
   // util.inspect: backslashes doubled, control characters as \n or \xNN; a single quote is
   // escaped only when it quotes with single quotes (it picks " or ` when the value has ').
+  // eslint-disable-next-line no-control-regex -- control characters are what is escaped
   const inspected = value.replace(/\\/g, '\\\\').replace(/[\u0000-\u001f\u007f]/g, (c) => {
     const named: Record<string, string> = {
       '\n': '\\n',

@@ -25,6 +25,7 @@ export const SessionName = ProjectName;
  * free text of a request (a NUL cannot reach a process's environment or argv, and would make the
  * run fail only at start, with the value in the error). The message never echoes the value.
  */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 export const CONTROL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
 export const CONTROL_CHARS_MESSAGE =
   'contains a NUL or another control character (only tab, newline and carriage return are allowed): remove it';
@@ -138,6 +139,7 @@ const gitUrl = (what: string) =>
     .max(2048)
     .superRefine((url, ctx) => {
       // The URL parser would silently drop a tab or newline: refuse every control character.
+      // eslint-disable-next-line no-control-regex -- finding control characters is the point
       const problem = /[\u0000-\u0020\u007F]/.test(url)
         ? 'contains whitespace or a control character: remove it'
         : checkRepoUrl(url);
