@@ -13,7 +13,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { checkRepoName, checkRepoUrl, repoNameFromUrl, type RepoSpec } from '../protocol/repos.js';
 import type { RunnerConfig } from '../config/runner-config.js';
-import { describeError, RunnerError, SystemError, UserError } from '../errors.js';
+import { describeError, AppError, SystemError, UserError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Redactor } from '../observability/redact.js';
 import { OUTPUT_REMOTE, type RepoContext } from './clone.js';
@@ -583,10 +583,10 @@ class GitWorkspaceManager implements WorkspaceManager {
   }
 
   private message(e: unknown): string {
-    return this.redactor.redact(e instanceof RunnerError ? e.message : describeError(e));
+    return this.redactor.redact(e instanceof AppError ? e.message : describeError(e));
   }
 
-  /** Every error leaves as a RunnerError with phase 'workspace' and a redacted message. */
+  /** Every error leaves as an AppError with phase 'workspace' and a redacted message. */
   private async guard<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
