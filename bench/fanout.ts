@@ -7,7 +7,7 @@
  * frame at every watcher; lost is what some watcher never got (a gap, or a watcher closed as too
  * slow), counted per watcher.
  */
-import type { ServeHandle } from '../src/control-plane/testing.js';
+import type { ServeHandle } from '../src/testing/serve-process.js';
 import { LeanWatcher, RunnerPlayer, textFrame } from './clients.js';
 import { PROJECT } from '../test/control-plane/helpers.js';
 import {

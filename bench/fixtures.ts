@@ -14,7 +14,7 @@ import {
   startServe,
   type ServeHandle,
   type StartServeOptions,
-} from '../src/control-plane/testing.js';
+} from '../src/testing/serve-process.js';
 import type { Scenario } from '../src/testing/scripted-model/index.js';
 import {
   createSession,

@@ -14,7 +14,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { ServeHandle } from '../src/control-plane/testing.js';
+import type { ServeHandle } from '../src/testing/serve-process.js';
 import { LeanWatcher } from './clients.js';
 import {
   deleteSession,

@@ -12,7 +12,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ServeHandle } from '../src/control-plane/testing.js';
+import type { ServeHandle } from '../src/testing/serve-process.js';
 import {
   startLangfuseStandin,
   type LangfuseStandin,

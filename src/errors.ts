@@ -5,7 +5,8 @@
  * happened, so a message reads "config: …" or "workspace: …" instead of a stack trace.
  */
 
-export type Phase =
+/** Where a failure happened (not a session's phase, which is protocol/status.ts's `Phase`). */
+export type ErrorPhase =
   | 'config'
   | 'workspace'
   | 'connect'
@@ -16,10 +17,11 @@ export type Phase =
   | 'store'
   | 'executor';
 
-export abstract class RunnerError extends Error {
+/** The root of every error this project throws on purpose, runner and control plane alike. */
+export abstract class AppError extends Error {
   abstract readonly kind: 'user' | 'system';
   constructor(
-    readonly phase: Phase,
+    readonly phase: ErrorPhase,
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -29,7 +31,7 @@ export abstract class RunnerError extends Error {
 }
 
 /** A problem the user can fix: the message says what is wrong and how to fix it. */
-export class UserError extends RunnerError {
+export class UserError extends AppError {
   readonly kind = 'user' as const;
 }
 
@@ -52,13 +54,13 @@ export class RequestError extends UserError {
 }
 
 /** Something outside the user's control failed. */
-export class SystemError extends RunnerError {
+export class SystemError extends AppError {
   readonly kind = 'system' as const;
 }
 
 /** Human-readable one-line summary of any thrown value, with its phase when known. */
 export function describeError(err: unknown): string {
-  if (err instanceof RunnerError) return `${err.phase}: ${err.message}`;
+  if (err instanceof AppError) return `${err.phase}: ${err.message}`;
   if (err instanceof Error) return err.message;
   return String(err);
 }

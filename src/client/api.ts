@@ -4,6 +4,7 @@
  * Messages never contain the token.
  */
 import type { SessionResource } from '../protocol/api.js';
+import { API_PREFIX, apiPath, socketUrl } from '../protocol/paths.js';
 import { describeTokenSource, type ClientConfig } from '../config/client-config.js';
 
 /** A failure the user sees as one line; `exitCode` 2 is a usage error, 1 anything else. */
@@ -76,22 +77,21 @@ export class ApiClient {
   constructor(readonly config: ClientConfig) {}
 
   get apiUrl(): string {
-    return `${this.config.url}/api`;
+    return `${this.config.url}${API_PREFIX}`;
   }
 
   sessionsPath(): string {
-    return `/projects/${encodeURIComponent(this.config.project)}/agentic-sessions`;
+    return apiPath.sessions(this.config.project);
   }
 
   sessionPath(name: string): string {
-    return `${this.sessionsPath()}/${encodeURIComponent(name)}`;
+    return apiPath.session(this.config.project, name);
   }
 
   /** `ws://…/api/projects/{p}/sessions/{name}/ws` (the token goes in a header, never here). */
   socketUrl(name: string, afterSeq: number): string {
-    const base = this.apiUrl.replace(/^http/, 'ws');
     const q = afterSeq > 0 ? `?after_seq=${afterSeq}` : '';
-    return `${base}/projects/${encodeURIComponent(this.config.project)}/sessions/${encodeURIComponent(name)}/ws${q}`;
+    return `${socketUrl(this.apiUrl, this.config.project, name)}${q}`;
   }
 
   authHeaders(): Record<string, string> {
@@ -191,7 +191,7 @@ export class ApiClient {
   }
 
   stop(name: string): Promise<SessionResource> {
-    return this.request('POST', `${this.sessionPath(name)}/stop`, {
+    return this.request('POST', apiPath.stop(this.config.project, name), {
       session: name,
       timeoutMs: SLOW_TIMEOUT_MS,
     });
@@ -209,32 +209,24 @@ export class ApiClient {
     if (opts.run !== undefined) q.set('run', String(opts.run));
     if (opts.tail !== undefined) q.set('tail', String(opts.tail));
     const qs = q.toString();
-    return this.request('GET', `${this.sessionPath(name)}/logs${qs ? `?${qs}` : ''}`, {
+    return this.request('GET', `${apiPath.logs(this.config.project, name)}${qs ? `?${qs}` : ''}`, {
       text: true,
       session: name,
     });
   }
 
   send(name: string, message: Record<string, unknown>): Promise<SendResult> {
-    return this.request(
-      'POST',
-      `/projects/${encodeURIComponent(this.config.project)}/sessions/${encodeURIComponent(name)}/messages`,
-      {
-        body: message,
-        session: name,
-      },
-    );
+    return this.request('POST', apiPath.messages(this.config.project, name), {
+      body: message,
+      session: name,
+    });
   }
 
   history(name: string, afterSeq = 0, limit?: number): Promise<HistoryPage> {
     const q = new URLSearchParams({ after_seq: String(afterSeq) });
     if (limit !== undefined) q.set('limit', String(limit));
-    return this.request(
-      'GET',
-      `/projects/${encodeURIComponent(this.config.project)}/sessions/${encodeURIComponent(name)}/messages?${q}`,
-      {
-        session: name,
-      },
-    );
+    return this.request('GET', `${apiPath.messages(this.config.project, name)}?${q}`, {
+      session: name,
+    });
   }
 }

@@ -7,35 +7,24 @@
  * deleted), 2 usage error, 3 (watch) Stopped, 130 interrupted by Ctrl-C.
  */
 import { readProcessEnv } from '../config/process-env.js';
-import { colorEnabled, loadClientConfig, type ClientConfig } from '../config/client-config.js';
-import type { Env } from '../config/env.js';
+import { colorEnabled, loadClientConfig } from '../config/client-config.js';
 import { ConfigError } from '../errors.js';
-import { ApiClient, ClientError, type CreateBody } from './api.js';
+import { ApiClient, ClientError } from './api.js';
+import { flag, intFlag, parse, str, usageError } from './args.js';
+import type { ClientIO, Context } from './commands/context.js';
+import { create } from './commands/create.js';
+import { watch } from './commands/follow.js';
 import {
-  flag,
-  intFlag,
-  list,
-  parse,
-  parseEnvPairs,
-  parseRepoArg,
-  str,
-  usageError,
-  type Values,
-} from './args.js';
-import { followSession } from './follow.js';
-import { renderList, renderSession } from './format.js';
-import type { Style } from './render.js';
-import { Terminal, type OutStream } from './terminal.js';
+  getSession,
+  interrupt,
+  listSessions,
+  logs,
+  remove,
+  send,
+  stop,
+} from './commands/session.js';
 
-export interface ClientIO {
-  stdout: OutStream;
-  stderr: OutStream;
-  env: Env;
-  cwd: string;
-  readStdin(): Promise<string>;
-  /** Aborts a running watch (Ctrl-C); main installs one when not given. */
-  signal?: AbortSignal;
-}
+export type { ClientIO } from './commands/context.js';
 
 export const SESSION_USAGE = `usage: claude-code-runner session <command> [options]
 
@@ -115,17 +104,6 @@ export async function main(argv: string[], io: ClientIO = defaultIO()): Promise<
     }
     throw e;
   }
-}
-
-interface Context {
-  api: ApiClient;
-  config: ClientConfig;
-  values: Values;
-  positionals: string[];
-  json: boolean;
-  style: Style;
-  io: ClientIO;
-  out(line: string): void;
 }
 
 const POSITIONALS: Record<Command, string[]> = {
@@ -218,174 +196,4 @@ async function run(command: Command, argv: string[], io: ClientIO): Promise<numb
     case 'logs':
       return logs(ctx);
   }
-}
-
-async function create(ctx: Context): Promise<number> {
-  const v = ctx.values;
-  const interactive = flag(v, 'interactive');
-  const prompt = str(v, 'prompt');
-  if (prompt === undefined && !interactive)
-    throw usageError(
-      '--prompt is required (or --interactive to send the first message later)',
-      'create',
-    );
-  if (prompt !== undefined && !prompt.trim() && !interactive)
-    throw usageError('--prompt is empty: give the agent something to do', 'create');
-  const timeout = intFlag(v, 'timeout', 'create', 0, 7 * 24 * 3600);
-  const repos = list(v, 'repo').map((r) => {
-    if (!r.trim())
-      throw usageError(
-        '--repo needs a URL, e.g. --repo https://github.com/org/repo.git@main',
-        'create',
-      );
-    const { url, branch } = parseRepoArg(r.trim());
-    return { input: { url, ...(branch ? { branch } : {}) } };
-  });
-  const env = parseEnvPairs(list(v, 'env'), 'create');
-  const model = str(v, 'model');
-  const displayName = str(v, 'display-name');
-  const body: CreateBody = {
-    prompt: prompt ?? '',
-    ...(interactive ? { interactive: true } : {}),
-    ...(model ? { llmSettings: { model } } : {}),
-    ...(timeout !== undefined ? { timeout } : {}),
-    ...(repos.length ? { repos } : {}),
-    ...(displayName ? { displayName } : {}),
-    ...(env ? { environmentVariables: env } : {}),
-  };
-  const session = await ctx.api.create(body);
-  const name = session.metadata.name;
-  if (ctx.json) ctx.out(JSON.stringify(session));
-  else {
-    ctx.out(
-      `created ${name} in project ${session.metadata.namespace} (phase ${session.status.phase})`,
-    );
-    if (!flag(v, 'watch')) {
-      ctx.out(`  watch it:   claude-code-runner session watch ${name}${projectFlag(ctx)}`);
-      if (interactive)
-        ctx.out(`  talk to it: claude-code-runner session send ${name}${projectFlag(ctx)} "…"`);
-    }
-  }
-  if (!flag(v, 'watch')) return 0;
-  return follow(ctx, name, 0, session);
-}
-
-function projectFlag(ctx: Context): string {
-  return ctx.config.project === 'default' ? '' : ` --project ${ctx.config.project}`;
-}
-
-async function watch(ctx: Context, name: string, afterSeq: number): Promise<number> {
-  return follow(ctx, name, afterSeq);
-}
-
-async function follow(
-  ctx: Context,
-  name: string,
-  afterSeq: number,
-  session?: Parameters<typeof followSession>[0]['session'],
-): Promise<number> {
-  const isTTY = ctx.io.stdout.isTTY === true;
-  const terminal = new Terminal(ctx.io.stdout, {
-    spinner: isTTY && !ctx.json,
-    color: ctx.style.color,
-  });
-  let controller: AbortController | undefined;
-  let signal = ctx.io.signal;
-  const onSigint = () => controller?.abort();
-  if (!signal) {
-    controller = new AbortController();
-    signal = controller.signal;
-    process.once('SIGINT', onSigint);
-  }
-  try {
-    const r = await followSession({
-      api: ctx.api,
-      name,
-      ...(session ? { session } : {}),
-      afterSeq,
-      terminal,
-      style: { ...ctx.style, session: name },
-      json: ctx.json,
-      stdout: ctx.io.stdout,
-      stderr: ctx.io.stderr,
-      signal,
-    });
-    if (r.phase === undefined)
-      ctx.io.stderr.write(
-        `\nstopped watching at seq ${r.lastSeq}; the session goes on (watch again: claude-code-runner session watch ${name} --after-seq ${r.lastSeq}; stop it: claude-code-runner session stop ${name})\n`,
-      );
-    return r.exitCode;
-  } finally {
-    terminal.close();
-    process.off('SIGINT', onSigint);
-  }
-}
-
-async function listSessions(ctx: Context): Promise<number> {
-  const items = await ctx.api.list();
-  if (ctx.json) ctx.out(JSON.stringify({ items }));
-  else for (const line of renderList(items, ctx.style)) ctx.out(line);
-  return 0;
-}
-
-async function getSession(ctx: Context): Promise<number> {
-  const s = await ctx.api.get(ctx.positionals[0]!);
-  if (ctx.json) ctx.out(JSON.stringify(s));
-  else for (const line of renderSession(s, ctx.style)) ctx.out(line);
-  return 0;
-}
-
-async function send(ctx: Context): Promise<number> {
-  const name = ctx.positionals[0]!;
-  let text = ctx.positionals[1]!;
-  if (text === '-') text = await ctx.io.readStdin();
-  if (!text.trim()) throw usageError('the message is empty', 'send');
-  const r = await ctx.api.send(name, { type: 'user_message', content: text });
-  if (ctx.json) ctx.out(JSON.stringify(r));
-  else
-    ctx.out(
-      `sent to ${name}${r.delivered ? '' : ' (queued: the runner is not connected yet; it gets the message when it connects)'}`,
-    );
-  return 0;
-}
-
-async function interrupt(ctx: Context): Promise<number> {
-  const name = ctx.positionals[0]!;
-  const r = await ctx.api.send(name, { type: 'interrupt' });
-  if (ctx.json) ctx.out(JSON.stringify(r));
-  else
-    ctx.out(`interrupt sent to ${name}${r.delivered ? '' : ' (queued until the runner connects)'}`);
-  return 0;
-}
-
-async function stop(ctx: Context): Promise<number> {
-  const name = ctx.positionals[0]!;
-  const s = await ctx.api.stop(name);
-  if (ctx.json) ctx.out(JSON.stringify(s));
-  else ctx.out(`${name}: ${s.status.phase}${s.status.message ? ` — ${s.status.message}` : ''}`);
-  return 0;
-}
-
-async function remove(ctx: Context): Promise<number> {
-  const name = ctx.positionals[0]!;
-  await ctx.api.delete(name);
-  if (ctx.json) ctx.out(JSON.stringify({ deleted: name }));
-  else ctx.out(`deleted ${name}`);
-  return 0;
-}
-
-async function logs(ctx: Context): Promise<number> {
-  const name = ctx.positionals[0]!;
-  const runN = intFlag(ctx.values, 'run', 'logs', 1, Number.MAX_SAFE_INTEGER);
-  const tail = intFlag(ctx.values, 'tail', 'logs', 1, Number.MAX_SAFE_INTEGER);
-  const text = await ctx.api.logs(name, {
-    ...(runN !== undefined ? { run: runN } : {}),
-    ...(tail !== undefined ? { tail } : {}),
-  });
-  if (ctx.json)
-    ctx.out(
-      JSON.stringify({ session: name, ...(runN !== undefined ? { run: runN } : {}), logs: text }),
-    );
-  else ctx.io.stdout.write(text.endsWith('\n') || !text ? text : `${text}\n`);
-  return 0;
 }

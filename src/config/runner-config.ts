@@ -7,10 +7,11 @@ import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { EnvReader, PROCESS_BASICS_ENV, sanitizeId, sanitizeText, type Env } from './env.js';
 import { toVertexModelId } from './models.js';
-import { parseRepos, type RepoSpec } from './repos.js';
+import type { RepoSpec } from '../protocol/repos.js';
+import { parseRepos } from './repos.js';
 import { parseAgentsJson } from './agents.js';
 import type { AgentSpec } from '../protocol/agents.js';
-import type { LogLevel } from '../observability/logger.js';
+import type { LogLevel } from './log-level.js';
 
 export interface VertexConfig {
   projectId: string;

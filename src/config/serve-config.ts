@@ -10,7 +10,7 @@
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { EnvReader, PROCESS_BASICS_ENV, type Env } from './env.js';
-import type { LogLevel } from '../observability/logger.js';
+import type { LogLevel } from './log-level.js';
 
 export interface ServeLimits {
   /** Largest accepted request body (bytes); bigger bodies get 413. */

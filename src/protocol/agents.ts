@@ -17,6 +17,12 @@ export const PARENT_SESSION_ANNOTATION = 'ambient-code.io/parent-session';
 /** The sender name used for the main agent (sub-agents are named by their definition). */
 export const MAIN_AGENT = 'main';
 
+/**
+ * The CLI's tools that start a sub-agent (it has named it both `Agent` and `Task`): the work the
+ * sub-agent does carries the call's id as `parent_tool_use_id`.
+ */
+export const SUBAGENT_TOOLS: ReadonlySet<string> = new Set(['Agent', 'Task']);
+
 const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 /** A tool name as the CLI spells it: `Read`, `Bash`, `mcp__server__tool`, `mcp__server`. */
 const TOOL_NAME = /^[A-Za-z][A-Za-z0-9_:-]{0,127}$/;

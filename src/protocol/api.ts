@@ -5,7 +5,7 @@
  * rejected (400), except `PUT …/status`, whose contract is "accepted fields kept, others dropped".
  */
 import { z } from 'zod';
-import { checkRepoName, checkRepoUrl } from '../config/repos.js';
+import { checkRepoName, checkRepoUrl } from './repos.js';
 import { PHASES, resultSummaryFields, StatusUpdate } from './status.js';
 import { AgentSpecList } from './agents.js';
 import { CLIENT_COMMAND_TYPES } from './commands.js';

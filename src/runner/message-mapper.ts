@@ -1,6 +1,7 @@
 /**
  * SDK messages -> socket frames (contract §3). Pure apart from its own small state (open text
- * streams, sub-agent names), so it is unit-tested without a CLI.
+ * streams, sub-agent names), so it is unit-tested without a CLI. It maps the events
+ * protocol/sdk-stream.ts reads from each message (the tracer consumes the same read).
  *
  * - text block        -> agent.message {type:"agent_message", content:{type:"text_block", text}}
  * - tool_use block    -> agent.message {tool, input, id}
@@ -14,14 +15,22 @@
  * `sessions` tools) can name its caller as the sender of a message.
  * Streamed text passes through a StreamRedactor so a secret split across deltas is still caught.
  */
-import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
+import type { SDKMessage, SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
 import type { Redactor, StreamRedactor } from '../observability/redact.js';
 import { MAIN_AGENT } from '../protocol/agents.js';
 import type { FrameDraft, ResultSummary } from '../protocol/frames.js';
+import {
+  readSdkMessage,
+  type AssistantBlock,
+  type InitEvent,
+  type ResultEvent,
+  type StreamEvent,
+  type ToolResultBlock,
+  type UserBlock,
+} from '../protocol/sdk-stream.js';
 
 /** Tool results larger than this are cut in frames (the agent itself saw them whole). */
 export const MAX_TOOL_RESULT_CHARS = 256 * 1024;
-const SUBAGENT_TOOLS = new Set(['Agent', 'Task']);
 /** Tool calls whose caller is remembered (the newest; a tool runs right after its call). */
 const MAX_REMEMBERED_CALLERS = 1_000;
 
@@ -40,45 +49,25 @@ export class MessageMapper {
 
   constructor(private readonly redactor: Redactor) {}
 
+  /** The frames of one SDK message (read through protocol/sdk-stream.ts). */
   map(msg: SDKMessage): FrameDraft[] {
-    switch (msg.type) {
+    const read = readSdkMessage(msg);
+    switch (read.kind) {
       case 'assistant':
-        return this.assistant(msg.message.content as unknown as Block[], msg.parent_tool_use_id);
+        return this.assistant(read.blocks, read.parent_tool_use_id);
       case 'user':
-        return this.user(msg.message.content as unknown, msg.parent_tool_use_id);
-      case 'stream_event':
-        return this.streamEvent(msg as unknown as StreamEventMessage);
+        return this.user(read.blocks, read.parent_tool_use_id);
+      case 'stream':
+        return this.streamEvent(read);
       case 'result':
         return [
           {
             type: 'agent.message',
-            payload: { type: 'result.message', payload: resultSummary(msg) },
+            payload: { type: 'result.message', payload: summaryOf(read) },
           },
         ];
-      case 'system':
-        // The CLI repeats init at every turn; the platform needs it once per CLI session.
-        if (
-          msg.subtype === 'init' &&
-          msg.session_id !== this.initSession &&
-          (this.initSession = msg.session_id)
-        )
-          return [
-            {
-              type: 'system.message',
-              payload: {
-                message: `Claude Code ready (model ${msg.model}, ${msg.tools.length} tools)`,
-                level: 'debug',
-                event: 'cli.init',
-                data: {
-                  model: msg.model,
-                  cwd: msg.cwd,
-                  tools: msg.tools,
-                  claude_code_version: msg.claude_code_version,
-                },
-              },
-            },
-          ];
-        return [];
+      case 'init':
+        return this.init(read);
       default:
         return [];
     }
@@ -106,11 +95,33 @@ export class MessageMapper {
     return agent ? { parent_tool_use_id: parent, agent } : { parent_tool_use_id: parent };
   }
 
-  private assistant(content: Block[], parent: string | null): FrameDraft[] {
+  private init(init: InitEvent): FrameDraft[] {
+    // The CLI repeats init at every turn; the platform needs it once per CLI session.
+    if (!init.session_id || init.session_id === this.initSession) return [];
+    this.initSession = init.session_id;
+    return [
+      {
+        type: 'system.message',
+        payload: {
+          message: `Claude Code ready (model ${init.model}, ${init.tools.length} tools)`,
+          level: 'debug',
+          event: 'cli.init',
+          data: {
+            model: init.model,
+            cwd: init.cwd,
+            tools: init.tools,
+            claude_code_version: init.claude_code_version,
+          },
+        },
+      },
+    ];
+  }
+
+  private assistant(blocks: readonly AssistantBlock[], parent: string | null): FrameDraft[] {
     const out: FrameDraft[] = [];
     const nest = this.nesting(parent);
-    for (const block of content) {
-      if (block.type === 'text' && typeof block.text === 'string' && block.text !== '') {
+    for (const block of blocks) {
+      if (block.kind === 'text' && block.text !== '') {
         out.push({
           type: 'agent.message',
           payload: {
@@ -119,28 +130,15 @@ export class MessageMapper {
             ...nest,
           },
         });
-      } else if (
-        block.type === 'tool_use' &&
-        typeof block.id === 'string' &&
-        typeof block.name === 'string'
-      ) {
-        if (SUBAGENT_TOOLS.has(block.name)) {
-          const input = block.input as
-            { subagent_type?: unknown; description?: unknown } | undefined;
-          const name =
-            typeof input?.subagent_type === 'string' ? input.subagent_type : 'general-purpose';
-          this.subAgentNames.set(block.id, name);
-        }
+      } else if (block.kind === 'tool_use') {
+        if (block.subagent)
+          this.subAgentNames.set(block.id, block.subagent.subagent_type ?? 'general-purpose');
         this.rememberCaller(block.id, parent);
         out.push({
           type: 'agent.message',
-          payload: { tool: block.name, input: block.input ?? {}, id: block.id, ...nest },
+          payload: { tool: block.name, input: block.input, id: block.id, ...nest },
         });
-      } else if (
-        block.type === 'thinking' &&
-        typeof block.thinking === 'string' &&
-        block.thinking !== ''
-      ) {
+      } else if (block.kind === 'thinking' && block.thinking !== '') {
         out.push({
           type: 'system.message',
           payload: {
@@ -155,19 +153,18 @@ export class MessageMapper {
     return out;
   }
 
-  private user(content: unknown, parent: string | null): FrameDraft[] {
-    if (!Array.isArray(content)) return [];
+  private user(blocks: readonly UserBlock[], parent: string | null): FrameDraft[] {
     const out: FrameDraft[] = [];
     const nest = this.nesting(parent);
-    for (const block of content as Block[]) {
-      if (block.type !== 'tool_result' || typeof block.tool_use_id !== 'string') continue;
+    for (const block of blocks) {
+      if (block.kind !== 'tool_result') continue;
       out.push({
         type: 'agent.message',
         payload: {
           tool_result: {
             tool_use_id: block.tool_use_id,
             content: capContent(block.content),
-            is_error: block.is_error === true,
+            is_error: block.is_error,
           },
           ...nest,
         },
@@ -176,39 +173,37 @@ export class MessageMapper {
     return out;
   }
 
-  private streamEvent(msg: StreamEventMessage): FrameDraft[] {
+  private streamEvent(msg: StreamEvent): FrameDraft[] {
     const ev = msg.event;
-    const messageId = msg.api_message_id ?? msg.event.message?.id ?? 'message';
-    const key = `${messageId}:${ev.index ?? 0}`;
-    if (ev.type === 'content_block_start' && ev.content_block?.type === 'text') {
-      this.streams.set(key, {
-        redactor: this.redactor.stream(),
-        pieces: 0,
-        parent: msg.parent_tool_use_id ?? null,
-      });
+    if (
+      ev.kind !== 'content_block_start' &&
+      ev.kind !== 'content_block_delta' &&
+      ev.kind !== 'content_block_stop'
+    )
+      return [];
+    const key = `${msg.message_id ?? 'message'}:${ev.index}`;
+    if (ev.kind === 'content_block_start') {
+      if (ev.block.kind === 'text')
+        this.streams.set(key, {
+          redactor: this.redactor.stream(),
+          pieces: 0,
+          parent: msg.parent_tool_use_id,
+        });
       return [];
     }
-    if (
-      ev.type === 'content_block_delta' &&
-      ev.delta?.type === 'text_delta' &&
-      typeof ev.delta.text === 'string'
-    ) {
-      const s = this.streams.get(key);
-      if (!s) return [];
-      return this.piece(key, s, s.redactor.push(ev.delta.text), false);
-    }
-    if (ev.type === 'content_block_stop') {
-      const s = this.streams.get(key);
-      if (!s) return [];
-      this.streams.delete(key);
-      return this.piece(key, s, s.redactor.end(), true);
-    }
-    return [];
+    const s = this.streams.get(key);
+    if (!s) return [];
+    if (ev.kind === 'content_block_delta')
+      return ev.delta.kind === 'text'
+        ? this.piece(key, s, s.redactor.push(ev.delta.text), false)
+        : [];
+    this.streams.delete(key);
+    return this.piece(key, s, s.redactor.end(), true);
   }
 
   private piece(key: string, s: OpenStream, data: string, last: boolean): FrameDraft[] {
-    // FIX (review): the block's last piece must carry `total` even when the redactor held nothing
-    // back at the end (the usual case): then it is an empty piece. A block with no text has none.
+    // The block's last piece must carry `total` even when the redactor held nothing back at the
+    // end (the usual case): then it is an empty piece. A block with no text has none.
     if (!data && !(last && s.pieces > 0)) return [];
     const index = s.pieces++;
     return [
@@ -222,68 +217,34 @@ export class MessageMapper {
 }
 
 /** The contract's result summary, from an SDK result message. */
-export function resultSummary(msg: Extract<SDKMessage, { type: 'result' }>): ResultSummary {
-  const errors =
-    'errors' in msg && Array.isArray(msg.errors) ? (msg.errors as unknown[]).map(String) : [];
-  const result =
-    'result' in msg && typeof msg.result === 'string'
-      ? msg.result
-      : errors.length
-        ? errors.join('; ')
-        : null;
+export function resultSummary(msg: SDKResultMessage): ResultSummary {
+  return summaryOf(readSdkMessage(msg));
+}
+
+/** A field the CLI left out is reported as 0 / '' so that the frame stays valid. */
+function summaryOf(r: ResultEvent): ResultSummary {
   return {
-    subtype: msg.subtype,
-    duration_ms: msg.duration_ms,
-    duration_api_ms: msg.duration_api_ms,
-    is_error: msg.is_error,
-    num_turns: msg.num_turns,
-    session_id: msg.session_id,
-    total_cost_usd: msg.total_cost_usd,
-    usage: (msg.usage as unknown as ResultSummary['usage']) ?? null,
-    result,
+    subtype: r.subtype ?? '',
+    duration_ms: r.duration_ms ?? 0,
+    duration_api_ms: r.duration_api_ms ?? 0,
+    is_error: r.is_error ?? false,
+    num_turns: r.num_turns ?? 0,
+    session_id: r.session_id ?? '',
+    total_cost_usd: r.total_cost_usd ?? 0,
+    usage: r.usage,
+    result: r.result ?? (r.errors.length ? r.errors.join('; ') : null),
   };
 }
 
-function capContent(content: unknown): unknown {
+/** Tool result text cut to MAX_TOOL_RESULT_CHARS; other parts forwarded as the CLI sent them. */
+function capContent(content: ToolResultBlock['content']): unknown {
   if (typeof content === 'string') return capText(content);
-  if (Array.isArray(content))
-    return content.map((b: unknown) =>
-      b &&
-      typeof b === 'object' &&
-      (b as Block).type === 'text' &&
-      typeof (b as Block).text === 'string'
-        ? { ...(b as object), text: capText((b as Block).text as string) }
-        : b,
-    );
-  return content ?? '';
+  return content.map((part) =>
+    part.kind === 'text' ? { ...part.raw, text: capText(part.text) } : part.raw,
+  );
 }
 
 function capText(s: string): string {
   if (s.length <= MAX_TOOL_RESULT_CHARS) return s;
   return `${s.slice(0, MAX_TOOL_RESULT_CHARS)}\n… [${s.length - MAX_TOOL_RESULT_CHARS} more characters not shown]`;
-}
-
-interface Block {
-  type: string;
-  text?: string;
-  thinking?: string;
-  id?: string;
-  name?: string;
-  input?: unknown;
-  tool_use_id?: string;
-  content?: unknown;
-  is_error?: boolean;
-}
-
-interface StreamEventMessage {
-  type: 'stream_event';
-  parent_tool_use_id?: string | null;
-  api_message_id?: string;
-  event: {
-    type: string;
-    index?: number;
-    message?: { id?: string };
-    content_block?: { type: string };
-    delta?: { type: string; text?: string };
-  };
 }

@@ -5,6 +5,8 @@
  * the token may reach (its own project only) and enforces the bounds on sessions creating
  * sessions. Whatever goes wrong is a tool error with a clear text (isError), never a crash.
  */
+import { apiPath } from '../protocol/paths.js';
+import { PHASES } from '../protocol/status.js';
 import {
   createSdkMcpServer,
   tool,
@@ -64,8 +66,7 @@ export function createSessionsServer(deps: SessionsToolsDeps): McpSdkServerConfi
 
 /** The tools themselves (their handlers are called directly in unit tests). */
 export function sessionsToolDefinitions(deps: SessionsToolsDeps) {
-  const base = `/projects/${encodeURIComponent(deps.project)}`;
-  const sessionPath = (name: string) => `${base}/agentic-sessions/${encodeURIComponent(name)}`;
+  const sessionPath = (name: string) => apiPath.session(deps.project, name);
 
   /** One REST call; a non-2xx answer becomes a ToolFailure that says what the control plane said. */
   async function call(
@@ -98,9 +99,7 @@ export function sessionsToolDefinitions(deps: SessionsToolsDeps) {
       'list_sessions',
       `List the sessions of this project (${deps.project}), oldest first. Use cursor from nextCursor for the next page.`,
       {
-        phase: z
-          .enum(['Pending', 'Creating', 'Running', 'Completed', 'Failed', 'Stopped', 'Error'])
-          .optional(),
+        phase: z.enum(PHASES).optional(),
         limit: z
           .number()
           .int()
@@ -118,7 +117,7 @@ export function sessionsToolDefinitions(deps: SessionsToolsDeps) {
           const page = (await call(
             'list_sessions failed',
             'GET',
-            `${base}/agentic-sessions?${q}`,
+            `${apiPath.sessions(deps.project)}?${q}`,
           )) as {
             items?: unknown[];
             metadata?: { continue?: string };
@@ -152,7 +151,7 @@ export function sessionsToolDefinitions(deps: SessionsToolsDeps) {
           const history = (await call(
             'get_session failed',
             'GET',
-            `${base}/sessions/${encodeURIComponent(args.name)}/messages?tail=200`,
+            `${apiPath.messages(deps.project, args.name)}?tail=200`,
           )) as { items?: unknown[] };
           return {
             ...summarize(resource),
@@ -205,7 +204,7 @@ export function sessionsToolDefinitions(deps: SessionsToolsDeps) {
             ...(model ? { llmSettings: { model } } : {}),
           };
           const created = summarize(
-            await call('create_session failed', 'POST', `${base}/agentic-sessions`, body),
+            await call('create_session failed', 'POST', apiPath.sessions(deps.project), body),
           );
           return { name: created.name, phase: created.phase };
         }),
@@ -223,7 +222,7 @@ export function sessionsToolDefinitions(deps: SessionsToolsDeps) {
           const res = (await call(
             'send_message failed',
             'POST',
-            `${base}/sessions/${encodeURIComponent(args.name)}/messages`,
+            apiPath.messages(deps.project, args.name),
             { type: 'user_message', content: args.content, from: { agent } },
           )) as { id?: number; delivered?: boolean };
           return {

@@ -5,7 +5,7 @@
  * that name the repo and the fix, never the token.
  */
 import fs from 'node:fs/promises';
-import { SystemError, UserError, type RunnerError } from '../errors.js';
+import { SystemError, UserError, type AppError } from '../errors.js';
 import { GitCredentials, type ResolvedCredential } from './credentials.js';
 import { parseRemote } from './forge.js';
 import { GitCommandError, lastLines, type GitRunner } from './git.js';
@@ -152,7 +152,7 @@ export async function describeGitFailure(
   ctx: RepoContext,
   e: unknown,
   req: { what: string; url: string; branch?: string },
-): Promise<RunnerError> {
+): Promise<AppError> {
   if (!(e instanceof GitCommandError)) {
     if (e instanceof UserError)
       return new UserError('workspace', `${req.what}: ${e.message}`, { cause: e });

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { checkRepoName } from '../config/repos.js';
+import { checkRepoName } from '../protocol/repos.js';
 import { UserError } from '../errors.js';
 
 export class WorkspaceLayout {

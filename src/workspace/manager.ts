@@ -11,12 +11,11 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { checkRepoName, checkRepoUrl, repoNameFromUrl, type RepoSpec } from '../config/repos.js';
+import { checkRepoName, checkRepoUrl, repoNameFromUrl, type RepoSpec } from '../protocol/repos.js';
 import type { RunnerConfig } from '../config/runner-config.js';
-import { describeError, RunnerError, SystemError, UserError } from '../errors.js';
+import { describeError, AppError, SystemError, UserError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Redactor } from '../observability/redact.js';
-import type { BackendClient } from '../runner/backend-client.js';
 import { OUTPUT_REMOTE, type RepoContext } from './clone.js';
 import { workspaceContext, type ContextRepo } from './context.js';
 import { syncRepo } from './continuation.js';
@@ -52,8 +51,8 @@ export interface WorkspaceDeps {
   logger: Logger;
   redactor: Redactor;
   progress: ProgressSink;
-  /** Only `mintGitToken()` is used (a BackendClient fits). */
-  backend: Pick<BackendClient, 'mintGitToken'>;
+  /** Mints a short-lived git token through the backend (the runner's BackendClient fits). */
+  backend: { mintGitToken(): Promise<string | undefined> };
   /**
    * GitHub REST base (GITHUB_API_URL, proposed): overrides `https://api.github.com` /
    * `https://<host>/api/v3`, and makes its host count as GitHub. Falls back to
@@ -584,10 +583,10 @@ class GitWorkspaceManager implements WorkspaceManager {
   }
 
   private message(e: unknown): string {
-    return this.redactor.redact(e instanceof RunnerError ? e.message : describeError(e));
+    return this.redactor.redact(e instanceof AppError ? e.message : describeError(e));
   }
 
-  /** Every error leaves as a RunnerError with phase 'workspace' and a redacted message. */
+  /** Every error leaves as an AppError with phase 'workspace' and a redacted message. */
   private async guard<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { UserError, type RunnerError } from '../errors.js';
+import { UserError, type AppError } from '../errors.js';
 import { describeGitFailure, safeUrl, type RepoContext } from './clone.js';
 import { parseRemote } from './forge.js';
 import { GitCommandError, lastLines } from './git.js';
@@ -124,7 +124,7 @@ async function describePushFailure(
   ctx: RepoContext,
   e: unknown,
   target: { what: string; url: string; branch: string },
-): Promise<RunnerError> {
+): Promise<AppError> {
   if (e instanceof GitCommandError && !e.timedOut) {
     const text = `${e.stderr}`;
     const reason = /\[rejected\][^\n]*\(([^)]+)\)|\[remote rejected\][^\n]*\(([^)]+)\)/.exec(text);

@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { repoNameFromUrl, checkRepoUrl } from '../config/repos.js';
+import { repoNameFromUrl, checkRepoUrl } from '../protocol/repos.js';
 import type { WorkflowSpec } from '../config/runner-config.js';
 import { UserError } from '../errors.js';
 import { cloneInto, safeUrl, type RepoContext } from './clone.js';

@@ -24,7 +24,7 @@ import {
   SESSIONS_ALLOWED_TOOLS,
   sessionsToolDefinitions,
 } from '../../src/runner/sessions-tools.js';
-import { FakeBackend } from '../../src/testing/fake-backend.js';
+import { FakeBackend } from '../support/fake-backend.js';
 import { renderTemplate } from '../../src/testing/scripted-model/templates.js';
 
 const BASE = {

@@ -13,7 +13,7 @@ import {
   processCwd,
   processEnviron,
 } from '../../src/control-plane/executor/procfs.js';
-import { runnerProcesses, startServe, type ServeHandle } from '../../src/control-plane/testing.js';
+import { runnerProcesses, startServe, type ServeHandle } from '../../src/testing/serve-process.js';
 import {
   startScriptedModelServer,
   type Scenario,

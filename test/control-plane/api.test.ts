@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runnerProcesses, startServe, type ServeHandle } from '../../src/control-plane/testing.js';
+import { runnerProcesses, startServe, type ServeHandle } from '../../src/testing/serve-process.js';
 import {
   createSession,
   fakeRunner,

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import type { ServeHandle } from '../../src/control-plane/testing.js';
+import type { ServeHandle } from '../../src/testing/serve-process.js';
 
 export const PROJECT = 'demo';
 

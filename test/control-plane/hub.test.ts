@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { runnerProcesses, startServe, type ServeHandle } from '../../src/control-plane/testing.js';
+import { runnerProcesses, startServe, type ServeHandle } from '../../src/testing/serve-process.js';
 import {
   contiguous,
   createSession,

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { readProcessEnv } from '../../src/config/process-env.js';
-import { runnerProcesses, startServe } from '../../src/control-plane/testing.js';
+import { runnerProcesses, startServe } from '../../src/testing/serve-process.js';
 import { DEMO_FILES } from '../../src/demo/repo.js';
 import { readRemoteFile } from '../../src/testing/git-fixtures.js';
 import { startScriptedModelServer } from '../../src/testing/scripted-model/index.js';

@@ -9,7 +9,7 @@ import {
   type Scenario,
   type ScriptedModelServer,
 } from '../../src/testing/scripted-model/index.js';
-import { FakeBackend, type FakeBackendOptions } from '../../src/testing/fake-backend.js';
+import { FakeBackend, type FakeBackendOptions } from '../support/fake-backend.js';
 
 export const CLI = resolve(import.meta.dirname, '../../src/cli/main.js');
 export const API_KEY = 'sk-ant-api03-runner-test-key-0123456789';

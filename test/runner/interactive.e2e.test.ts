@@ -1,7 +1,7 @@
 // End-to-end: interactive sessions and a backend connection that drops, with the real CLI.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import type { RecordedFrame } from '../../src/testing/fake-backend.js';
+import type { RecordedFrame } from '../support/fake-backend.js';
 import { harness, startRunner, type Harness } from './harness.js';
 
 const isResult = (f: RecordedFrame) => (f.payload as { type?: string }).type === 'result.message';

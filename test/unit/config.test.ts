@@ -9,12 +9,8 @@ import { describe, test } from 'node:test';
 import { ConfigError, describeError } from '../../src/errors.js';
 import { EnvReader, sanitizeId, sanitizeText, type Env } from '../../src/config/env.js';
 import { VERTEX_MODEL_IDS, toVertexModelId } from '../../src/config/models.js';
-import {
-  checkRepoName,
-  checkRepoUrl,
-  parseRepos,
-  repoNameFromUrl,
-} from '../../src/config/repos.js';
+import { parseRepos } from '../../src/config/repos.js';
+import { checkRepoName, checkRepoUrl, repoNameFromUrl } from '../../src/protocol/repos.js';
 import {
   DEFAULT_LANGFUSE_HOST,
   deriveApiUrl,

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import type { RecordedFrame } from '../../src/testing/fake-backend.js';
+import type { RecordedFrame } from '../support/fake-backend.js';
 import { filesContaining } from '../../src/testing/git-fixtures.js';
 import type { Harness } from '../runner/harness.js';
 

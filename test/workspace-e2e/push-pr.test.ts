@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startForgeStandin, type ForgeStandin } from '../../src/testing/forge-standin.js';
+import { startForgeStandin, type ForgeStandin } from '../support/forge-standin.js';
 import {
   createBareRepo,
   gitSync,

@@ -15,7 +15,7 @@ import {
   remoteTip,
   startGitHttpServer,
 } from '../../src/testing/git-fixtures.js';
-import { projectId, startForgeStandin } from '../../src/testing/forge-standin.js';
+import { projectId, startForgeStandin } from '../support/forge-standin.js';
 import { createHarness, GIT_TOKEN, messages, SESSION_ID } from './helpers.js';
 
 const BRANCH = `sessions/${SESSION_ID}`;

@@ -4,7 +4,7 @@
 // BACKEND_URL is given. Each part registers its own cleanup with the caller's `owned` list.
 import { randomBytes } from 'node:crypto';
 import type { LangfuseE2eConfig } from '../../config/langfuse-e2e-config.js';
-import { startServe } from '../../control-plane/testing.js';
+import { startServe } from '../../testing/serve-process.js';
 import { startLangfuseStandin } from '../../testing/langfuse-standin/index.js';
 import { startScriptedModelServer } from '../../testing/scripted-model/index.js';
 import type { LangfuseTarget } from './langfuse-api.js';

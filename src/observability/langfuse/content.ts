@@ -3,6 +3,7 @@
  * or replaced by a placeholder when LANGFUSE_MASK_MESSAGES is on. Redaction runs before
  * truncation so that a cut can never leave half a secret behind.
  */
+import type { ToolResultBlock } from '../../protocol/sdk-stream.js';
 import type { Redactor } from '../redact.js';
 
 /** Tool inputs (per string value) and tool outputs are cut to this many characters. */
@@ -85,21 +86,13 @@ export class BodyPolicy {
   }
 }
 
-interface ContentBlockLike {
-  type?: unknown;
-  text?: unknown;
-}
-
-/** The text of a tool_result's content: a string, or a list of blocks (images become a marker). */
-export function toolResultText(content: unknown): string {
+/** The text of a tool_result's content: a string, or its parts (images become a marker). */
+export function toolResultText(content: ToolResultBlock['content']): string {
   if (typeof content === 'string') return content;
-  if (!Array.isArray(content))
-    return content === undefined || content === null ? '' : JSON.stringify(content);
   return content
-    .map((b: ContentBlockLike) => {
-      if (b && b.type === 'text' && typeof b.text === 'string') return b.text;
-      if (b && typeof b.type === 'string') return `[${b.type}]`;
-      return '';
+    .map((part) => {
+      if (part.kind === 'text') return part.text;
+      return part.type !== undefined ? `[${part.type}]` : '';
     })
     .join('\n');
 }

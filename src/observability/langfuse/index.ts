@@ -5,13 +5,39 @@
  * `noopTracer` without loading OpenTelemetry or the Langfuse SDK (they are imported dynamically
  * from ./tracer.js only when tracing is on). Layout and guarantees: docs/langfuse.md.
  */
-import type { RunnerConfig } from '../../config/runner-config.js';
 import type { Logger } from '../logger.js';
 import type { Redactor } from '../redact.js';
 import { noopTracer, type Tracer } from '../tracing.js';
 
+/**
+ * What the tracer reads of the runner's configuration. Declared here rather than imported, so
+ * that observability/ does not depend on config/ (the runner's `RunnerConfig` fits it).
+ */
+export interface TraceSettings {
+  langfuse: {
+    enabled: boolean;
+    host?: string;
+    publicKey?: string;
+    secretKey?: string;
+    flushTimeoutMs: number;
+    maskMessages: boolean;
+  };
+  session: {
+    id: string;
+    name: string;
+    namespace: string;
+    project: string;
+    prompt: string;
+    interactive: boolean;
+    parentSessionId?: string;
+    userId?: string;
+    userName?: string;
+  };
+  model: { name?: string; requested?: string };
+}
+
 export interface TracerDeps {
-  config: Readonly<RunnerConfig>;
+  config: Readonly<TraceSettings>;
   logger: Logger;
   /** Every string the tracer exports goes through it. */
   redactor: Redactor;

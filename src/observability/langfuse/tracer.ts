@@ -14,6 +14,8 @@
  * Every observation carries the trace attributes (session id, user id, tags, metadata) so that
  * whichever span Langfuse sees first, the trace is complete.
  *
+ * The SDK's messages are read by protocol/sdk-stream.ts, the same reading the frame mapper uses.
+ *
  * OpenTelemetry runs on a private BasicTracerProvider, never the global one, and observations
  * are built from that provider's tracer (the SDK's `startObservation` resolves its provider
  * through a process-global slot, which would let two tracers in one process cross-talk).
@@ -41,6 +43,18 @@ import {
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 import { readFileSync } from 'node:fs';
 import type { ResultSummary } from '../../protocol/frames.js';
+import {
+  readSdkMessage,
+  type AssistantEvent,
+  type InitEvent,
+  type ResultEvent,
+  type SdkEvent,
+  type StreamPart,
+  type TaskNotificationEvent,
+  type TaskStartedEvent,
+  type ToolUseBlock,
+  type UserEvent,
+} from '../../protocol/sdk-stream.js';
 import type { TraceOutcome, Tracer, TurnStart } from '../tracing.js';
 import type { TracerDeps } from './index.js';
 import {
@@ -54,7 +68,6 @@ import { UsageLedger, add, fromApiUsage, zeroUsage, USAGE_KEYS, type Usage } fro
 
 /** The instrumentation scope Langfuse recognises as its own SDK. */
 const LANGFUSE_SCOPE = 'langfuse-sdk';
-const SUBAGENT_TOOLS = new Set(['Task', 'Agent']);
 /** Spans per export request; exports otherwise happen only on flush (after each turn, at the end). */
 const EXPORT_BATCH = 512;
 /** No timed background exports: a failure there would be invisible to flush(). */
@@ -104,9 +117,6 @@ interface Turn {
   obs: LangfuseSpan;
   number: number;
 }
-
-/** A loose view of the SDK's messages: the tracer reads a few fields and must survive the rest. */
-type Loose = Record<string, unknown>;
 
 export function createLangfuseTracer(deps: TracerDeps): Tracer {
   return new LangfuseRunTracer(deps);
@@ -230,7 +240,7 @@ class LangfuseRunTracer implements Tracer {
 
   observe(message: SDKMessage): void {
     if (this.closed) return;
-    this.guard(() => this.handle(message as unknown as Loose));
+    this.guard(() => this.handle(readSdkMessage(message)));
   }
 
   async flush(): Promise<void> {
@@ -254,50 +264,44 @@ class LangfuseRunTracer implements Tracer {
 
   // --- SDK messages ------------------------------------------------------------------------
 
-  private handle(m: Loose): void {
-    const key = typeof m.parent_tool_use_id === 'string' ? m.parent_tool_use_id : '';
-    switch (m.type) {
-      case 'stream_event':
-        return this.streamEvent(m.event as Loose | undefined, key);
+  private handle(m: SdkEvent): void {
+    switch (m.kind) {
+      case 'stream':
+        return this.streamEvent(m.event, m.parent_tool_use_id ?? '');
       case 'assistant':
-        return this.assistant(m.message as Loose | undefined, key, m.error);
+        return this.assistant(m, m.parent_tool_use_id ?? '');
       case 'user':
-        return this.user(m.message as Loose | undefined, key);
+        return this.user(m, m.parent_tool_use_id ?? '');
       case 'result':
         return this.result(m);
-      case 'system':
+      case 'init':
+      case 'task_started':
+      case 'task_notification':
         return this.system(m);
       default:
         return;
     }
   }
 
-  private system(m: Loose): void {
-    if (m.subtype === 'init' && typeof m.model === 'string' && m.model && !this.model) {
+  private system(m: InitEvent | TaskStartedEvent | TaskNotificationEvent): void {
+    if (m.kind === 'init' && m.model && !this.model) {
       this.model = m.model;
       this.refreshTraceAttributes();
-    } else if (
-      m.subtype === 'task_started' &&
-      typeof m.tool_use_id === 'string' &&
-      typeof m.prompt === 'string'
-    ) {
+    } else if (m.kind === 'task_started' && m.tool_use_id !== undefined && m.prompt !== undefined) {
       if (!this.pendingInput.has(m.tool_use_id))
         this.pendingInput.set(m.tool_use_id, this.body.text(m.prompt, MESSAGE_LIMIT));
-    } else if (m.subtype === 'task_notification' && typeof m.tool_use_id === 'string') {
+    } else if (m.kind === 'task_notification' && m.tool_use_id !== undefined) {
       // The sub-agent is done: its last model call will get no more messages.
       const gen = this.open.get(m.tool_use_id);
       if (gen) this.endGeneration(gen);
     }
   }
 
-  private streamEvent(ev: Loose | undefined, key: string): void {
-    if (!ev) return;
-    switch (ev.type) {
+  private streamEvent(ev: StreamPart, key: string): void {
+    switch (ev.kind) {
       case 'message_start': {
-        const msg = ev.message as Loose | undefined;
-        if (!msg || typeof msg.id !== 'string') return;
-        const gen = this.generation(msg.id, key, msg.model);
-        if (!gen.exact) gen.usage = { ...gen.usage, ...fromApiUsage(msg.usage) };
+        const gen = this.generation(ev.message_id, key, ev.model);
+        if (!gen.exact) gen.usage = { ...gen.usage, ...fromApiUsage(ev.usage) };
         this.streaming.set(key, gen);
         return;
       }
@@ -312,8 +316,7 @@ class LangfuseRunTracer implements Tracer {
         // message_delta carries the call's final (cumulative) usage.
         gen.usage = { ...gen.usage, ...fromApiUsage(ev.usage) };
         gen.exact = true;
-        const delta = ev.delta as Loose | undefined;
-        if (typeof delta?.stop_reason === 'string') gen.stopReason = delta.stop_reason;
+        if (ev.stop_reason !== undefined) gen.stopReason = ev.stop_reason;
         return;
       }
       case 'message_stop': {
@@ -327,72 +330,58 @@ class LangfuseRunTracer implements Tracer {
     }
   }
 
-  private assistant(msg: Loose | undefined, key: string, error: unknown): void {
-    if (!msg || typeof msg.id !== 'string') return;
-    const blocks = Array.isArray(msg.content) ? (msg.content as Loose[]) : [];
-    const done = this.finished.get(msg.id);
+  private assistant(msg: AssistantEvent, key: string): void {
+    if (msg.message_id === undefined) return;
+    const done = this.finished.get(msg.message_id);
     if (done) {
       // A block that arrived after its call ended: only its tool calls still matter.
-      for (const b of blocks)
-        if (b.type === 'tool_use' && typeof b.id === 'string')
-          this.startTool(b, done.ctx, done.turn);
+      for (const b of msg.blocks) if (b.kind === 'tool_use') this.startTool(b, done.ctx, done.turn);
       return;
     }
-    const gen = this.generation(msg.id, key, msg.model);
+    const gen = this.generation(msg.message_id, key, msg.model);
     if (!gen.exact) {
       // Several messages share one id (one per content block): the usage is counted once, as
       // the largest value seen per key.
       const seen = fromApiUsage(msg.usage);
       for (const k of USAGE_KEYS) gen.usage[k] = Math.max(gen.usage[k], seen[k] ?? 0);
     }
-    if (typeof msg.stop_reason === 'string') gen.stopReason = msg.stop_reason;
+    if (msg.stop_reason !== undefined) gen.stopReason = msg.stop_reason;
     // The CLI reports a failed model call as a synthetic assistant message carrying `error`.
-    if (error !== undefined && error !== null)
-      gen.error = this.body.plain(typeof error === 'string' ? error : JSON.stringify(error), 500);
-    for (const b of blocks) {
-      if (b.type === 'text' && typeof b.text === 'string') gen.text.push(b.text);
-      else if (b.type === 'tool_use' && typeof b.id === 'string') {
+    if (msg.error !== undefined) gen.error = this.body.plain(msg.error, 500);
+    for (const b of msg.blocks) {
+      if (b.kind === 'text') gen.text.push(b.text);
+      else if (b.kind === 'tool_use') {
         const name = this.startTool(b, gen.obs.otelSpan.spanContext(), gen.turn);
         if (name) gen.toolNames.push(name);
       }
     }
   }
 
-  private user(msg: Loose | undefined, key: string): void {
-    if (!msg) return;
+  private user(msg: UserEvent, key: string): void {
     // The model call that asked for these results is over.
     const gen = this.open.get(key);
     if (gen && !this.streaming.has(key)) this.endGeneration(gen);
-    const content = msg.content;
-    const blocks = Array.isArray(content) ? (content as Loose[]) : [];
-    const results = blocks.filter((b) => b.type === 'tool_result');
-    if (results.length > 0) {
-      const inputs: unknown[] = [];
-      for (const r of results) {
-        const text = toolResultText(r.content);
-        const failed = r.is_error === true;
-        if (typeof r.tool_use_id === 'string') this.endTool(r.tool_use_id, text, failed);
-        inputs.push({
-          type: 'tool_result',
-          tool_use_id: typeof r.tool_use_id === 'string' ? r.tool_use_id : undefined,
-          is_error: failed,
-          content: this.body.text(text, TOOL_BODY_LIMIT),
-        });
-      }
+    const inputs: unknown[] = [];
+    for (const r of msg.blocks) {
+      if (r.kind !== 'tool_result') continue;
+      const text = toolResultText(r.content);
+      this.endTool(r.tool_use_id, text, r.is_error);
+      inputs.push({
+        type: 'tool_result',
+        tool_use_id: r.tool_use_id,
+        is_error: r.is_error,
+        content: this.body.text(text, TOOL_BODY_LIMIT),
+      });
+    }
+    if (inputs.length > 0) {
       this.pendingInput.set(key, inputs);
       return;
     }
-    const text =
-      typeof content === 'string'
-        ? content
-        : blocks
-            .filter((b) => b.type === 'text' && typeof b.text === 'string')
-            .map((b) => b.text as string)
-            .join('\n');
+    const text = msg.blocks.flatMap((b) => (b.kind === 'text' ? [b.text] : [])).join('\n');
     if (text) this.pendingInput.set(key, this.body.text(text, MESSAGE_LIMIT));
   }
 
-  private result(m: Loose): void {
+  private result(m: ResultEvent): void {
     const main = this.open.get('');
     if (main) this.endGeneration(main);
     const summary = resultFields(m);
@@ -407,12 +396,7 @@ class LangfuseRunTracer implements Tracer {
     const open = new Map<string, Usage>();
     for (const g of this.generations.values())
       open.set(g.model, add(open.get(g.model) ?? zeroUsage(), g.usage));
-    const missing = this.ledger.missing(
-      m.modelUsage !== null && typeof m.modelUsage === 'object'
-        ? (m.modelUsage as Record<string, unknown>)
-        : undefined,
-      open,
-    );
+    const missing = this.ledger.missing(m.modelUsage, open);
     for (const [model, usage] of missing) {
       const obs = this.start(
         'generation',
@@ -432,7 +416,7 @@ class LangfuseRunTracer implements Tracer {
       this.finish(obs);
     }
 
-    const text = typeof m.result === 'string' ? m.result : undefined;
+    const text = m.result;
     if (text !== undefined) this.lastResultText = this.body.text(text, MESSAGE_LIMIT);
     const failed = m.is_error === true;
     const resultMeta = { turn: this.currentTurnNumber(), ...summary };
@@ -445,7 +429,7 @@ class LangfuseRunTracer implements Tracer {
         ...(failed
           ? {
               level: 'ERROR' as const,
-              statusMessage: this.body.plain(String(m.subtype ?? 'error')),
+              statusMessage: this.body.plain(m.subtype ?? 'error'),
             }
           : {}),
       });
@@ -459,16 +443,13 @@ class LangfuseRunTracer implements Tracer {
 
   // --- observations ------------------------------------------------------------------------
 
-  private generation(id: string, key: string, model: unknown): Generation {
+  private generation(id: string, key: string, model: string | undefined): Generation {
     const existing = this.generations.get(id);
     if (existing) return existing;
     // (A finished id is handled by the callers; a message_start never repeats an id.)
     const previous = this.open.get(key);
     if (previous && previous.id !== id) this.endGeneration(previous);
-    const modelName = this.body.plain(
-      typeof model === 'string' && model ? model : (this.model ?? 'unknown'),
-      200,
-    );
+    const modelName = this.body.plain(model || (this.model ?? 'unknown'), 200);
     const input = this.pendingInput.get(key);
     this.pendingInput.delete(key);
     const turn = this.currentTurnNumber();
@@ -523,19 +504,18 @@ class LangfuseRunTracer implements Tracer {
   }
 
   /** Opens the tool call's observation under the generation that asked for it; returns its name. */
-  private startTool(block: Loose, parent: SpanContext, turn: number): string | undefined {
-    const id = block.id as string;
+  private startTool(block: ToolUseBlock, parent: SpanContext, turn: number): string | undefined {
+    const id = block.id;
     if (this.tools.has(id)) return undefined;
-    const name = this.body.plain(typeof block.name === 'string' ? block.name : 'unknown', 200);
+    const name = this.body.plain(block.name, 200);
     const obs = this.start('tool', `${OBSERVATION_NAMES.toolPrefix}${name}`, parent, {
-      input: this.body.value(block.input ?? {}, TOOL_BODY_LIMIT),
+      input: this.body.value(block.input, TOOL_BODY_LIMIT),
       metadata: { tool_use_id: this.body.plain(id, 200), turn },
     }) as LangfuseTool;
     this.tools.set(id, { obs, ctx: obs.otelSpan.spanContext() });
-    const input = block.input as Loose | undefined;
-    if (SUBAGENT_TOOLS.has(name) && typeof input?.prompt === 'string') {
-      this.pendingInput.set(id, this.body.text(input.prompt, MESSAGE_LIMIT));
-    }
+    // A sub-agent's first model call is given the prompt of the call that started it.
+    if (block.subagent?.prompt !== undefined)
+      this.pendingInput.set(id, this.body.text(block.subagent.prompt, MESSAGE_LIMIT));
     return name;
   }
 
@@ -739,7 +719,8 @@ class LangfuseRunTracer implements Tracer {
   }
 }
 
-function resultFields(m: Loose): Partial<
+/** The result's summary fields that are present (trace metadata). */
+function resultFields(m: ResultEvent): Partial<
   Record<'num_turns' | 'duration_ms' | 'duration_api_ms' | 'total_cost_usd', number>
 > & {
   subtype?: string;
@@ -748,10 +729,10 @@ function resultFields(m: Loose): Partial<
   const out: Record<string, number | string | boolean> = {};
   for (const k of ['num_turns', 'duration_ms', 'duration_api_ms', 'total_cost_usd'] as const) {
     const v = m[k];
-    if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+    if (v !== undefined) out[k] = v;
   }
-  if (typeof m.subtype === 'string') out.subtype = m.subtype;
-  if (typeof m.is_error === 'boolean') out.is_error = m.is_error;
+  if (m.subtype !== undefined) out.subtype = m.subtype;
+  if (m.is_error !== undefined) out.is_error = m.is_error;
   return out;
 }
 

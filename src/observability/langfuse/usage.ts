@@ -6,6 +6,7 @@
  * `cache_read_input_tokens`, `cache_creation_input_tokens`; Langfuse multiplies each by the
  * model's price for that key (docs/langfuse.md).
  */
+import type { TokenUsage } from '../../protocol/sdk-stream.js';
 
 export interface Usage {
   input: number;
@@ -30,21 +31,18 @@ function num(v: unknown): number | undefined {
 }
 
 /**
- * The numbers an Anthropic `usage` object carries (a message's, or a `message_delta`'s, where
- * absent or null fields mean "unchanged"). Returns only the fields present.
+ * Langfuse's keys for the counts of an Anthropic `usage` object (a message's, or a
+ * `message_delta`'s, where absent fields mean "unchanged"). Returns only the fields present.
  */
-export function fromApiUsage(u: unknown): Partial<Usage> {
-  if (u === null || typeof u !== 'object') return {};
-  const o = u as Record<string, unknown>;
+export function fromApiUsage(u: TokenUsage | undefined): Partial<Usage> {
+  if (!u) return {};
   const out: Partial<Usage> = {};
-  const input = num(o.input_tokens);
-  const output = num(o.output_tokens);
-  const read = num(o.cache_read_input_tokens);
-  const created = num(o.cache_creation_input_tokens);
-  if (input !== undefined) out.input = input;
-  if (output !== undefined) out.output = output;
-  if (read !== undefined) out.cache_read_input_tokens = read;
-  if (created !== undefined) out.cache_creation_input_tokens = created;
+  if (u.input_tokens !== undefined) out.input = u.input_tokens;
+  if (u.output_tokens !== undefined) out.output = u.output_tokens;
+  if (u.cache_read_input_tokens !== undefined)
+    out.cache_read_input_tokens = u.cache_read_input_tokens;
+  if (u.cache_creation_input_tokens !== undefined)
+    out.cache_creation_input_tokens = u.cache_creation_input_tokens;
   return out;
 }
 

@@ -1,5 +1,5 @@
 /**
- * Test helpers for anyone who needs a real control plane: `startServe()` launches
+ * For tests, benchmarks and the e2e program that need a real control plane: `startServe()` launches
  * `claude-code-runner serve` as a child process on a free port with a temp data dir and returns
  * its URL and token; `runnerProcesses()` finds the processes of a data dir's sessions (runners,
  * their CLIs and the agents' commands: to prove that none is left behind).
@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readProcessEnv } from '../config/process-env.js';
-import { liveProcesses, processCwd, processEnviron } from './executor/procfs.js';
+import { liveProcesses, processCwd, processEnviron } from '../control-plane/executor/procfs.js';
 
 export interface StartServeOptions {
   /** Default 0: any free port (a restart passes the previous `port` so runners find it again). */
