@@ -23,7 +23,7 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { readProcessEnv } from '../../src/config/process-env.js';
 import { newRenderState, renderEntry, type Style } from '../../src/client/render.js';
-import { startServe, type ServeHandle } from '../../src/control-plane/testing.js';
+import { startServe, type ServeHandle } from '../../src/testing/serve-process.js';
 import { Redactor } from '../../src/observability/redact.js';
 import {
   createSession,

@@ -21,7 +21,7 @@ import {
 } from '../../src/client/render.js';
 import { renderSession } from '../../src/client/format.js';
 import type { SessionResource } from '../../src/protocol/api.js';
-import { startServe, type ServeHandle } from '../../src/control-plane/testing.js';
+import { startServe, type ServeHandle } from '../../src/testing/serve-process.js';
 import {
   createSession,
   fakeRunner,
