@@ -391,9 +391,10 @@ export function loadRunnerConfig(env: Env): Readonly<RunnerConfig> {
 }
 
 function readSandbox(r: EnvReader): SandboxConfig {
-  // Default `auto`: a pod the platform starts is its own boundary and may lack bubblewrap;
-  // `serve` asks for `required` for the runners it starts on its own machine.
-  const mode = r.oneOf('RUNNER_SANDBOX', ['required', 'auto', 'off'] as const, 'auto');
+  // Default `off`: a pod the platform starts is its own boundary, and its agent may need what a
+  // sandbox takes away (a sidecar on the pod's loopback, tools outside the workspace). `serve`
+  // asks for `required` for the runners it starts on its own machine.
+  const mode = r.oneOf('RUNNER_SANDBOX', ['required', 'auto', 'off'] as const, 'off');
   const denyRead: string[] = [];
   for (const p of (r.str('RUNNER_SANDBOX_DENY_READ') ?? '').split(path.delimiter)) {
     if (!p) continue;

@@ -148,7 +148,7 @@ describe('the sandbox settings', () => {
   test('RUNNER_SANDBOX and its lists are validated, naming the fix', () => {
     assert.equal(
       loadRunnerConfig({ ...PLATFORM_ENV, RUNNER_SANDBOX: undefined }).sandbox.mode,
-      'auto',
+      'off',
     );
     assert.throws(
       () =>
