@@ -19,6 +19,7 @@ import {
   sandboxUnavailableMessage,
 } from '../../src/runner/sandbox.js';
 import { findCwd } from '../../src/testing/scripted-model/conversation.js';
+import { loadScenarioFile } from '../../src/testing/scripted-model/index.js';
 import { buildReply } from '../../src/testing/scripted-model/reply.js';
 import { Redactor } from '../../src/observability/redact.js';
 import type { PreparedWorkspace } from '../../src/workspace/types.js';
@@ -313,4 +314,12 @@ describe('the scripted model’s working directory', () => {
     assert.equal(bash.stopReason, 'tool_use');
     assert.deepEqual(bash.content[0], { type: 'text', text: 'In (unknown working directory).' });
   });
+});
+
+test('the shipped escape-attempt scenario is valid and only uses paths relative to the workspace', () => {
+  const file = path.join(import.meta.dirname, '../../../scenarios/escape-attempt.json');
+  const s = loadScenarioFile(file);
+  assert.equal(s.name, 'escape-attempt');
+  const inputs = JSON.stringify(s.turns.flatMap((t) => t.steps.flatMap((st) => st.tools ?? [])));
+  assert.match(inputs, /\{\{cwd\}\}\/\.\.\/\.\.\/\.\.\/token/);
 });
