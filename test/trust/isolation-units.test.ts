@@ -12,6 +12,7 @@ import { describe, test } from 'node:test';
 import { agentEnvironment, isRunnerOwnEnv } from '../../src/config/agent-env.js';
 import { loadRunnerConfig } from '../../src/config/runner-config.js';
 import { withLocalIsolation } from '../../src/control-plane/executor/env.js';
+import { isReservedEnv } from '../../src/protocol/api.js';
 import { buildCliEnv } from '../../src/runner/cli-env.js';
 import {
   buildAgentBounds,
@@ -233,6 +234,16 @@ describe('the sandbox settings', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('a session cannot choose its own sandbox settings', () => {
+    for (const name of [
+      'RUNNER_SANDBOX',
+      'RUNNER_SANDBOX_DENY_READ',
+      'RUNNER_SANDBOX_ALLOWED_DOMAINS',
+    ])
+      assert.ok(isReservedEnv(name), `${name} is the operator's`);
+    assert.ok(!isReservedEnv('JIRA_URL'));
   });
 
   test('serve asks for the sandbox and hides its data dir and home, unless the operator chose', () => {
