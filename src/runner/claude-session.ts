@@ -5,6 +5,7 @@
  * that stopping the session also ends every process the agent started, and nothing is orphaned.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import {
   query,
   type AgentDefinition,
@@ -18,7 +19,6 @@ import type { RunnerConfig } from '../config/runner-config.js';
 import type { Logger } from '../observability/logger.js';
 import type { Redactor } from '../observability/redact.js';
 import type { PreparedWorkspace } from '../workspace/types.js';
-import { mkdirSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import { AsyncQueue } from './async-queue.js';
 import { buildCliEnv, cliScratchDir } from './cli-env.js';
