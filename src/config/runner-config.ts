@@ -12,6 +12,7 @@ import { parseRepos } from './repos.js';
 import { parseAgentsJson } from './agents.js';
 import type { AgentSpec } from '../protocol/agents.js';
 import type { LogLevel } from './log-level.js';
+import { agentEnvironment, secretLookingValues } from './agent-env.js';
 
 export interface VertexConfig {
   projectId: string;
@@ -37,6 +38,22 @@ export interface LangfuseConfig {
   secretKey?: string;
   flushTimeoutMs: number;
   maskMessages: boolean;
+}
+
+/**
+ * How the agent is kept inside its workspace (docs/runner.md, "Isolation"): Claude Code's own
+ * sandbox for its commands (bubblewrap on Linux) and bounds on its file tools.
+ * `required`: no sandbox, no run. `auto`: sandboxed where the sandbox can run, otherwise the
+ * commands run as they are (with a warning). `off`: neither (the pod or container is the boundary).
+ */
+export type SandboxMode = 'required' | 'auto' | 'off';
+
+export interface SandboxConfig {
+  mode: SandboxMode;
+  /** Absolute paths the agent's commands may not read (the control plane's data dir…). */
+  denyRead: string[];
+  /** Hosts the agent's commands may reach; `*` is any. */
+  allowedDomains: string[];
 }
 
 export interface RunnerConfig {
@@ -111,7 +128,13 @@ export interface RunnerConfig {
     cliMaxRetries?: number;
     /** Variables passed through to the CLI untouched (PATH, HOME, proxies, …). */
     passthroughEnv: Record<string, string>;
+    /**
+     * The variables meant for the agent (a session's `environmentVariables`, CLI tuning): the
+     * environment minus the runner's own and the platform's credentials (src/config/agent-env.ts).
+     */
+    agentEnv: Record<string, string>;
   };
+  sandbox: SandboxConfig;
   /** Every secret value, for redaction. */
   secrets: string[];
   /** Non-fatal notes (e.g. tracing requested but incomplete), reported once at start. */
@@ -268,6 +291,8 @@ export function loadRunnerConfig(env: Env): Readonly<RunnerConfig> {
     const v = env[k];
     if (v !== undefined && v !== '') passthroughEnv[k] = v;
   }
+  const agentEnv = agentEnvironment(env);
+  const sandbox = readSandbox(r);
 
   // FIX (review): values that can be wrong are read before the check below; read inside the
   // object (as they were), a bad AUTO_PUSH_ON_COMPLETE, CREATE_PR, MCP_ALLOW_STDIO,
@@ -347,7 +372,9 @@ export function loadRunnerConfig(env: Env): Readonly<RunnerConfig> {
       ...optional('cliPath', r.str('CLAUDE_CODE_PATH')),
       ...optional('cliMaxRetries', cliMaxRetries),
       passthroughEnv,
+      agentEnv,
     },
+    sandbox,
     secrets: [
       anthropicApiKey,
       botToken,
@@ -356,10 +383,38 @@ export function loadRunnerConfig(env: Env): Readonly<RunnerConfig> {
       vertex?.userToken,
       langfuse.publicKey,
       langfuse.secretKey,
+      // A session's own credentials (MY_API_TOKEN=…) have no token shape to be caught by.
+      ...secretLookingValues(agentEnv),
     ].filter((s): s is string => !!s),
     warnings: r.warnings,
   };
   return deepFreeze(config);
+}
+
+function readSandbox(r: EnvReader): SandboxConfig {
+  // Default `off`: a pod the platform starts is its own boundary, and its agent may need what a
+  // sandbox takes away (a sidecar on the pod's loopback, tools outside the workspace). `serve`
+  // asks for `required` for the runners it starts on its own machine.
+  const mode = r.oneOf('RUNNER_SANDBOX', ['required', 'auto', 'off'] as const, 'off');
+  const denyRead: string[] = [];
+  for (const p of (r.str('RUNNER_SANDBOX_DENY_READ') ?? '').split(path.delimiter)) {
+    if (!p) continue;
+    if (!path.isAbsolute(p) || p.split('/').includes('..'))
+      r.problems.push(
+        `RUNNER_SANDBOX_DENY_READ: "${p}" is not an absolute path: list absolute paths separated by "${path.delimiter}"`,
+      );
+    else denyRead.push(path.normalize(p));
+  }
+  const allowedDomains = (r.str('RUNNER_SANDBOX_ALLOWED_DOMAINS') ?? '*')
+    .split(',')
+    .map((d) => d.trim())
+    .filter(Boolean);
+  for (const d of allowedDomains)
+    if (!/^(\*|(\*\.)?[A-Za-z0-9.-]+)$/.test(d))
+      r.problems.push(
+        `RUNNER_SANDBOX_ALLOWED_DOMAINS: "${d}" is not a host name: use host names separated by commas, *.example.com for a domain and its subdomains, or * for any`,
+      );
+  return { mode, denyRead, allowedDomains };
 }
 
 function readLangfuse(r: EnvReader): LangfuseConfig {
@@ -463,6 +518,9 @@ export function loadReportingTarget(env: Env): ReportingTarget {
     ...optional('botToken', r.str('BOT_TOKEN')),
     project: r.str('PROJECT_NAME') ?? r.str('AGENTIC_SESSION_NAMESPACE') ?? 'default',
     ...optional('sessionName', sessionName),
-    secrets: secretNames.map((n) => r.str(n)).filter((s): s is string => !!s),
+    secrets: [
+      ...secretNames.map((n) => r.str(n)),
+      ...secretLookingValues(agentEnvironment(env)),
+    ].filter((s): s is string => !!s),
   };
 }

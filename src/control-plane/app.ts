@@ -75,6 +75,7 @@ export async function startControlPlane(
     logDir: path.join(config.dataDir, 'logs'),
     logMaxBytes: config.limits.logMaxBytes,
     logger: logger.child('executor'),
+    hidden: [config.dataDir],
   });
   let port = config.port;
   const base = () => `http://${config.advertiseHost}:${port}`;

@@ -3,10 +3,10 @@
  * pattern) plus the shape of our own tokens, so a user or runner token never leaves in a log
  * line, an API answer or a run's output.
  */
+import { SECRET_ENV_NAME as SECRET_NAME } from '../config/agent-env.js';
 import { REDACTED, Redactor } from '../observability/redact.js';
 
 const OWN_TOKENS = /\bccrb?_[A-Za-z0-9_-]{20,}/g;
-const SECRET_NAME = /TOKEN|SECRET|PASSW|KEY|CREDENTIAL|AUTH|PRIVATE|COOKIE/i;
 
 export class ControlPlaneRedactor extends Redactor {
   override redact(text: string): string {

@@ -113,6 +113,8 @@ export const RESERVED_ENV_PREFIXES = [
   'VERTEX_',
   'CLAUDE_CODE_USE_',
   'CLAUDE_RUNNER_',
+  // the operator's sandbox settings (docs/runner.md, "Isolation")
+  'RUNNER_SANDBOX',
 ];
 
 export function isReservedEnv(name: string): boolean {

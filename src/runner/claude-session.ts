@@ -5,6 +5,7 @@
  * that stopping the session also ends every process the agent started, and nothing is orphaned.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import {
   query,
   type AgentDefinition,
@@ -18,8 +19,10 @@ import type { RunnerConfig } from '../config/runner-config.js';
 import type { Logger } from '../observability/logger.js';
 import type { Redactor } from '../observability/redact.js';
 import type { PreparedWorkspace } from '../workspace/types.js';
+import { UserError } from '../errors.js';
 import { AsyncQueue } from './async-queue.js';
-import { buildCliEnv } from './cli-env.js';
+import { buildCliEnv, cliScratchDir } from './cli-env.js';
+import { buildAgentBounds, missingSandboxTools, sandboxUnavailableMessage } from './sandbox.js';
 
 /** The tools the agent may use without asking (we run headless: nobody could answer). */
 export const BASE_ALLOWED_TOOLS = [
@@ -77,6 +80,8 @@ export class ClaudeSession {
     for (const name of Object.keys(platformServers?.servers ?? {}))
       if (name in prepared.mcpServers)
         this.log.warn(`the workspace's MCP server "${name}" is replaced by the platform's own`);
+    const env = buildCliEnv(config, prepared);
+    const bounds = this.agentBounds(env);
     const options: Options = {
       cwd: prepared.cwd,
       additionalDirectories: prepared.additionalDirectories,
@@ -102,7 +107,11 @@ export class ClaudeSession {
       // Only the servers the workspace accepted: project settings must not start others
       // (e.g. stdio servers the platform did not opt in to).
       strictMcpConfig: true,
-      env: buildCliEnv(config, prepared),
+      env,
+      // Where the agent may go (src/runner/sandbox.ts); these are flag settings, above the
+      // project's own, so a repository cannot loosen them.
+      ...(bounds.sandbox ? { sandbox: bounds.sandbox } : {}),
+      ...(bounds.settings ? { settings: bounds.settings } : {}),
       abortController: this.abort,
       spawnClaudeCodeProcess: (spawnOpts) => {
         const child = spawn(spawnOpts.command, spawnOpts.args, {
@@ -129,6 +138,19 @@ export class ClaudeSession {
     if (this.opts.resume) options.resume = this.opts.resume;
     if (config.runtime.cliPath) options.pathToClaudeCodeExecutable = config.runtime.cliPath;
     return options;
+  }
+
+  /** The sandbox and file-tool bounds; refuses to start when a required sandbox cannot run. */
+  private agentBounds(env: Record<string, string>): ReturnType<typeof buildAgentBounds> {
+    const { config, prepared } = this.opts;
+    if (config.sandbox.mode === 'off') return {};
+    const missing = missingSandboxTools(env.PATH);
+    if (config.sandbox.mode === 'required' && missing.length)
+      throw new UserError('config', sandboxUnavailableMessage(missing));
+    const bounds = buildAgentBounds(config, prepared, missing);
+    if (bounds.warning) this.log.warn(bounds.warning);
+    mkdirSync(cliScratchDir(config), { recursive: true, mode: 0o700 });
+    return bounds;
   }
 
   private async consume(): Promise<void> {

@@ -1,8 +1,11 @@
 /**
  * The environment of the Claude Code CLI child. The SDK's `env` option replaces the child's
- * environment entirely, which is what we want: the CLI (and the agent's shell) sees the model
- * credentials, the session's name and what the workspace adds, never the bot token or anything
- * else we were given.
+ * environment entirely, which is what we want. Layers, later ones winning: the process basics
+ * (PATH, HOME, proxies), the variables meant for the agent (a session's `environmentVariables`,
+ * CLI tuning: the runner's environment minus its own variables and the platform's credentials,
+ * src/config/agent-env.ts), then what the runner sets for the CLI (its state dir, the model
+ * credentials) and what the workspace adds (git credentials). Never the bot token, the backend's
+ * address, the raw git tokens, the Langfuse keys or the runner's own settings.
  */
 import path from 'node:path';
 import type { RunnerConfig } from '../config/runner-config.js';
@@ -12,12 +15,22 @@ export function cliStateDir(config: Readonly<RunnerConfig>): string {
   return path.join(config.workspace.stateDir, '.claude');
 }
 
+export function cliScratchDir(config: Readonly<RunnerConfig>): string {
+  return path.join(cliStateDir(config), 'tmp');
+}
+
 export function buildCliEnv(
   config: Readonly<RunnerConfig>,
   prepared: PreparedWorkspace,
 ): Record<string, string> {
-  const env: Record<string, string> = { ...config.runtime.passthroughEnv };
+  const env: Record<string, string> = {
+    ...config.runtime.passthroughEnv,
+    ...config.runtime.agentEnv,
+  };
   env.CLAUDE_CONFIG_DIR = cliStateDir(config);
+  // The CLI's scratch files (command output) of this session alone: a shared temp dir would show
+  // one session's command output to the others' sandboxed commands, which may write there.
+  if (config.sandbox.mode !== 'off') env.CLAUDE_CODE_TMPDIR = cliScratchDir(config);
   // Not a secret, and useful to the agent; it also tags the CLI and every command it runs, so a
   // control plane can find and end them if this runner dies without stopping them (SIGKILL).
   env.AGENTIC_SESSION_NAME = config.session.name;

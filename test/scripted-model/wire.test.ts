@@ -66,7 +66,11 @@ after(async () => {
   await server.close();
 });
 
-const system = [{ type: 'text', text: 'You are Claude Code.' }];
+// The working directory, as an older CLI put it in the system prompt: a scripted tool call that
+// uses {{cwd}} is refused without one (docs/scripted-model.md).
+const system = [
+  { type: 'text', text: 'You are Claude Code.\n<env>Working directory: /tmp/wire-ws</env>' },
+];
 const envMessage = { role: 'system', content: ' - Primary working directory: /tmp/wire-ws\n' };
 const tools = [{ name: 'Write', input_schema: { type: 'object' } }];
 

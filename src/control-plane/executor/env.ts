@@ -6,6 +6,7 @@
  * CLAUDE_CODE_*) but never replace BOT_TOKEN, SESSION_ID or serve's model endpoint and
  * credentials (the API refuses such names up front as well).
  */
+import path from 'node:path';
 import { isReservedEnv } from '../../protocol/api.js';
 import type { SessionRow } from '../store/index.js';
 
@@ -25,7 +26,7 @@ export function buildRunnerEnv(input: RunnerEnvInput): Record<string, string> {
   const spec = session.spec;
   const env: Record<string, string> = { ...input.inherited };
   for (const [k, v] of Object.entries(spec.environmentVariables ?? {}))
-    if (!isReservedEnv(k)) env[k] = v;
+    if (!isReservedEnv(k) && !isIsolationSetting(k)) env[k] = v;
   const set = (k: string, v: string | number | boolean | undefined) => {
     if (v !== undefined) env[k] = String(v);
   };
@@ -58,4 +59,30 @@ export function buildRunnerEnv(input: RunnerEnvInput): Record<string, string> {
   // Extension: which run of the session this is (1 for the first, +1 per /start).
   set('AGENTIC_SESSION_RUN', run);
   return env;
+}
+
+/** The sandbox settings are the operator's (serve's environment), never a session's. */
+function isIsolationSetting(name: string): boolean {
+  return name.startsWith('RUNNER_SANDBOX');
+}
+
+/**
+ * What a runner on serve's own machine adds (docs/runner.md, "Isolation"): the agent runs in
+ * Claude Code's sandbox unless the operator said otherwise (RUNNER_SANDBOX in serve's
+ * environment), and its commands cannot read serve's data dir (the user token, the store, the
+ * logs, other sessions' workspaces) or serve's home; the runner lets its own workspace through.
+ */
+export function withLocalIsolation(
+  env: Readonly<Record<string, string>>,
+  hidden: readonly string[],
+): Record<string, string> {
+  const out = { ...env };
+  out.RUNNER_SANDBOX = env.RUNNER_SANDBOX ?? 'required';
+  const deny = [
+    ...(env.RUNNER_SANDBOX_DENY_READ ?? '').split(path.delimiter),
+    ...hidden,
+    env.HOME,
+  ].filter((p): p is string => !!p && path.isAbsolute(p) && path.resolve(p) !== path.parse(p).root);
+  out.RUNNER_SANDBOX_DENY_READ = [...new Set(deny)].join(path.delimiter);
+  return out;
 }

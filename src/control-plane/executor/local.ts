@@ -16,6 +16,7 @@ import { closeSync, mkdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SystemError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
+import { withLocalIsolation } from './env.js';
 import { RunLogs } from './logs.js';
 import { hasProcfs, isLiveProcess, liveProcesses, processEnviron, processGroup } from './procfs.js';
 import type { Executor, LaunchRequest, RunExit, RunRef } from './types.js';
@@ -63,6 +64,8 @@ export class LocalExecutor implements Executor {
       logDir: string;
       logMaxBytes: number;
       logger: Logger;
+      /** Paths the agents' commands may not read (serve's data dir): see withLocalIsolation. */
+      hidden?: readonly string[];
     },
   ) {
     this.logs = new RunLogs(opts.logDir, opts.logMaxBytes);
@@ -84,7 +87,7 @@ export class LocalExecutor implements Executor {
       let child: ChildProcess;
       try {
         child = spawn(cmd!, args, {
-          env: req.env,
+          env: withLocalIsolation(req.env, this.opts.hidden ?? []),
           cwd: req.workspace,
           detached: true,
           stdio: ['ignore', fd, fd],

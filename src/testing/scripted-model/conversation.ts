@@ -118,7 +118,26 @@ export function analyzeConversation(messages: readonly ApiMessage[]): Conversati
   };
 }
 
-/** The CLI states its working directory in the system prompt or in a role:"system" message. */
+/**
+ * How CLI versions have stated the working directory: " - Primary working directory: /a" (the
+ * environment block of 2.1.x), "Working directory: /a" (older ones, inside `<env>`), "Current
+ * working directory: /a", "cwd: /a". Only an absolute path counts: a scenario must never write
+ * relative to wherever the CLI happens to run, let alone at `/`.
+ */
+const CWD_LINES = [
+  /Primary working directory: *([^\n]+?)(?: \(was [^)\n]*\))?\s*(?:\n|$|<\/env>)/g,
+  /(?:^|[\s>-])(?:Current )?[Ww]orking directory: *([^\n<]+?)\s*(?:\n|$|<\/env>)/g,
+  /(?:^|[\s>-])cwd: *([^\n<]+?)\s*(?:\n|$|<\/env>)/g,
+];
+
+function absolute(p: string): boolean {
+  return p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p);
+}
+
+/**
+ * The CLI's working directory, from the system prompt or a role:"system" message; '' when no
+ * known wording names an absolute path (the caller then refuses tool calls that need it).
+ */
 export function findCwd(body: { system?: unknown; messages?: unknown }): string {
   const texts: string[] = [];
   const collect = (value: unknown): void => {
@@ -135,12 +154,16 @@ export function findCwd(body: { system?: unknown; messages?: unknown }): string 
     for (const m of body.messages as ApiMessage[]) if (m?.role === 'system') collect(m.content);
   }
   // The last one counts: after a resume in another directory the CLI adds a newer environment
-  // message, "Primary working directory: B (was A)".
+  // message, "Primary working directory: B (was A)". Within a text, the first wording that
+  // matches wins (the most specific is tried first), and its last occurrence.
   for (const text of texts.reverse()) {
-    const match = /Primary working directory: *([^\n]+?)(?: \(was [^)\n]*\))?\s*(?:\n|$)/.exec(
-      text,
-    );
-    if (match?.[1]) return match[1].trim();
+    for (const re of CWD_LINES) {
+      const found = [...text.matchAll(re)]
+        .map((m) => m[1]?.trim() ?? '')
+        .filter(absolute)
+        .at(-1);
+      if (found) return found;
+    }
   }
   return '';
 }

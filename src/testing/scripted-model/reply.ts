@@ -36,6 +36,8 @@ export function estimateTokens(chars: number): number {
   return Math.max(1, Math.ceil(chars / 4));
 }
 
+const CWD_PLACEHOLDER = /\{\{\s*cwd\s*\}\}/;
+
 export function buildReply(step: Step, ctx: TemplateContext, opts: ReplyOptions): Reply {
   const content: ReplyBlock[] = [];
   if (step.thinking !== undefined) {
@@ -46,8 +48,16 @@ export function buildReply(step: Step, ctx: TemplateContext, opts: ReplyOptions)
       signature: `scripted-signature-${opts.id}`,
     });
   }
-  const text = step.text === undefined ? undefined : renderTemplate(step.text, ctx);
-  const tools = step.tools ?? [];
+  let text = step.text === undefined ? undefined : renderTemplate(step.text, ctx);
+  let tools = step.tools ?? [];
+  const refused =
+    !ctx.cwd && tools.some((t) => CWD_PLACEHOLDER.test(JSON.stringify(t.input ?? {})));
+  if (refused) {
+    // Without the working directory `{{cwd}}/x` would become `/x`: a file at the root of the
+    // machine. Say so instead of calling the tool, and end the turn.
+    text = `[scripted model] not calling ${tools.map((t) => t.name).join(', ')}: the request names no working directory (looked for "Primary working directory:", "Working directory:", "cwd:" with an absolute path), so {{cwd}} cannot be filled in. See docs/scripted-model.md.`;
+    tools = [];
+  }
   // An empty text next to tool calls would be an empty block, which the real API never sends.
   if (text !== undefined && (text !== '' || tools.length === 0))
     content.push({ type: 'text', text });
@@ -70,7 +80,9 @@ export function buildReply(step: Step, ctx: TemplateContext, opts: ReplyOptions)
     cache_read_input_tokens: step.usage?.cache_read_input_tokens ?? 0,
     cache_creation_input_tokens: step.usage?.cache_creation_input_tokens ?? 0,
   };
-  const stopReason = step.stopReason ?? (tools.length > 0 ? 'tool_use' : 'end_turn');
+  const stopReason = refused
+    ? 'end_turn'
+    : (step.stopReason ?? (tools.length > 0 ? 'tool_use' : 'end_turn'));
   return { id: opts.id, model: opts.model, content, stopReason, usage };
 }
 

@@ -11,6 +11,9 @@ export interface TemplateContext {
   step: number;
 }
 
+/** What `{{cwd}}` reads as in text when the request names no working directory. */
+export const UNKNOWN_CWD = '(unknown working directory)';
+
 const PLACEHOLDER = /\{\{\s*(cwd|lastToolResult|userText|turn|step)\s*\}\}/g;
 /**
  * A field of a JSON tool result: `{{lastToolResult.name}}`, `{{toolResults.0.items.1.id}}`
@@ -30,7 +33,10 @@ export function renderTemplate(text: string, ctx: TemplateContext): string {
       if (value === undefined) return whole;
       return typeof value === 'string' ? value : JSON.stringify(value);
     })
-    .replace(PLACEHOLDER, (_m, key: keyof TemplateContext) => String(ctx[key]));
+    .replace(PLACEHOLDER, (_m, key: keyof TemplateContext) =>
+      // Never '' for the working directory: "{{cwd}}/x" would name a path at the root.
+      key === 'cwd' && !ctx.cwd ? UNKNOWN_CWD : String(ctx[key]),
+    );
 }
 
 function pick(json: string, path: string[]): unknown {
