@@ -97,13 +97,16 @@ export class RunManager {
       const leftStatus = this.collectLeftovers(row, r.run);
       if (row.currentRun !== r.run) continue;
       const cur = this.mustGet(r.session);
+      // It ended while no serve watched: its exit code is unknown.
+      const exitCode = cur.status.exitCode ?? null;
       if (TERMINAL_PHASES.has(cur.status.phase)) {
+        this.o.store.sessions.update(r.session, { status: { ...cur.status, exitCode } });
         // The earlier serve was holding back the phase change for the closing frame.
         if (!closedBefore) this.appendPhaseEvent(r.session, r.run, cur.status);
         continue;
       }
-      if (leftStatus && leftStatus.phase && TERMINAL_PHASES.has(leftStatus.phase)) {
-        this.writeStatus(r.session, this.mergeStatus(cur, leftStatus));
+      if (leftStatus?.phase && TERMINAL_PHASES.has(leftStatus.phase)) {
+        this.writeStatus(r.session, { ...this.mergeStatus(cur, leftStatus), exitCode });
         continue;
       }
       const tail = this.tail(row, r.run);
@@ -116,6 +119,7 @@ export class RunManager {
         phase: 'Failed',
         message: withTail(message, tail),
         completionTime: now(),
+        exitCode,
       });
     }
     this.pump();
