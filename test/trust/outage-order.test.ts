@@ -181,7 +181,10 @@ describe("the runner's outbox file is untrusted input", () => {
       lastSeq: 6,
       status: { phase: 'Completed', message: `done ${SECRET}`, num_turns: 2, bogus: 'dropped' },
     };
-    const text = (s: string) => ({ type: 'agent_message', content: { type: 'text_block', text: s } });
+    const text = (s: string) => ({
+      type: 'agent_message',
+      content: { type: 'text_block', text: s },
+    });
     writeFileSync(
       path.join(dir, outboxFileName(name, 1)),
       [
