@@ -82,6 +82,21 @@ export function takeLeftovers(
   return { frames, ...(status ? { status } : {}), invalid };
 }
 
+/**
+ * Removes a file for a run that has not started yet: only its own runner may leave one, so one
+ * found before the launch was planted (e.g. by an agent of an earlier run).
+ */
+export function discardLeftovers(workspace: string, session: string, run: number): void {
+  const file = outboxFilePath(workspace, session, run);
+  const dir = path.dirname(file);
+  try {
+    if (!lstatSync(dir).isDirectory()) return;
+  } catch {
+    return;
+  }
+  remove(file, dir);
+}
+
 function readOnce(file: string, session: string, run: number, logger: Logger): string | undefined {
   const dir = path.dirname(file);
   try {

@@ -19,7 +19,7 @@ import type { Auth } from './auth.js';
 import { buildRunnerEnv } from './executor/env.js';
 import type { Executor, RunExit } from './executor/types.js';
 import type { HistoryLog } from './hub/history.js';
-import { takeLeftovers } from './leftovers.js';
+import { discardLeftovers, takeLeftovers } from './leftovers.js';
 import type { Hub } from './hub/hub.js';
 import { sessionRedactor, type ControlPlaneRedactor } from './redaction.js';
 import type { SessionRow, StopReason, Store } from './store/index.js';
@@ -321,6 +321,7 @@ export class RunManager {
       this.o.store.runs.update(name, run, { state: 'ended', endedAt: now() });
       return;
     }
+    discardLeftovers(row.workspace, name, run);
     const { token, digest } = this.o.auth.mintRunnerToken(name, run);
     const startedAt = now();
     this.o.store.runs.update(name, run, { state: 'launching', tokenHash: digest, startedAt });

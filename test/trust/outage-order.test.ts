@@ -270,6 +270,34 @@ describe("the runner's outbox file is untrusted input", () => {
         (await history(serve, other.name)).filter((e) => e.runSeq !== undefined),
         [],
       );
+
+      // A file planted for a run that has not started yet is discarded when it starts.
+      const planted = path.join(other.workspace, OUTBOX_DIR, outboxFileName(other.name, 2));
+      mkdirSync(path.dirname(planted), { recursive: true });
+      writeFileSync(planted, forged(other.name, 2));
+      const res = await serve.api(
+        'POST',
+        `/projects/${PROJECT}/agentic-sessions/${other.name}/start`,
+      );
+      assert.ok(res.status < 300, res.text);
+      await waitFor(() => !existsSync(planted), 'the planted file to be discarded at launch');
+      await waitFor(
+        async () => (await getSession(serve, other.name)).status.phase === 'Creating',
+        'run 2 to start',
+      );
+      await stopSession(other.name);
+      await waitFor(
+        async () => (await getSession(serve, other.name)).status.exitCode !== undefined,
+        'run 2 to end',
+      );
+      const s2 = await getSession(serve, other.name);
+      assert.equal(s2.status.run, 2);
+      assert.equal(s2.status.phase, 'Stopped', 'the planted status was not applied');
+      assert.deepEqual(
+        (await history(serve, other.name)).filter((e) => e.run === 2 && e.runSeq !== undefined),
+        [],
+        'no frame from the planted file',
+      );
     } finally {
       rmSync(elsewhere, { recursive: true, force: true });
     }
