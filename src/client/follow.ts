@@ -3,8 +3,9 @@
  * text goes to the terminal (terminal.ts); at the end, the summary. Used by `session watch`,
  * `session create --watch` and the demo.
  *
- * The watch ends when the session's current run (as of the start) reaches a terminal phase. A
- * session that has ended already is replayed from the REST history instead of a socket.
+ * The watch ends when the session's current run (as of the start) reaches a terminal phase and
+ * its last frame has been seen (RunEndWatch). A session that has ended already is replayed from
+ * the REST history instead of a socket.
  */
 import type { SessionResource } from '../protocol/api.js';
 import type { ApiClient, HistoryEntry } from './api.js';
@@ -21,6 +22,40 @@ import {
 } from './render.js';
 import type { OutStream, Terminal } from './terminal.js';
 import { watchSession } from './watch.js';
+
+/** The `system.message` events with which a runner ends a run: its last frame. */
+const CLOSING_EVENTS = new Set(['session.completed', 'session.failed', 'session.stopped']);
+
+/**
+ * When following a run may stop: at a terminal phase of that run (or a later one), but never
+ * before the run's last frame. So only once the run's closing frame has been seen, or the phase
+ * change says the run is over (`data.runOver`: serve records a terminal phase only once the run's
+ * frames are in, or its process has ended).
+ */
+export class RunEndWatch {
+  private readonly closedRuns = new Set<number>();
+  private terminal: { run: number; over: boolean } | undefined;
+
+  constructor(private readonly run: number) {}
+
+  observe(entry: HistoryEntry): void {
+    if (entry.type !== 'system.message') return;
+    const p = (entry.payload ?? {}) as { event?: unknown; data?: Record<string, unknown> };
+    if (typeof entry.runSeq === 'number' && CLOSING_EVENTS.has(String(p.event)))
+      this.closedRuns.add(entry.run ?? 0);
+    if (p.event !== 'phase.changed') return;
+    const phase = p.data?.phase;
+    const run = typeof p.data?.run === 'number' ? p.data.run : (entry.run ?? 0);
+    if (typeof phase === 'string' && TERMINAL_PHASES.has(phase))
+      this.terminal = { run, over: p.data?.runOver === true };
+    else if (this.terminal && run > this.terminal.run) this.terminal = undefined;
+  }
+
+  get done(): boolean {
+    const t = this.terminal;
+    return !!t && t.run >= this.run && (t.over || this.closedRuns.has(t.run));
+  }
+}
 
 export interface FollowOptions {
   api: ApiClient;
@@ -53,10 +88,11 @@ export async function followSession(o: FollowOptions): Promise<FollowResult> {
   const session = o.session ?? (await api.get(name));
   const run = session.status.run;
   let lastSeq = o.afterSeq ?? 0;
-  const isDone = () =>
-    state.phase !== undefined && TERMINAL_PHASES.has(state.phase) && (state.phaseRun ?? 0) >= run;
+  const end = new RunEndWatch(run);
+  const isDone = () => end.done;
   const emit = (entry: HistoryEntry) => {
     lastSeq = entry.seq;
+    end.observe(entry);
     const text = renderEntry(entry, state, style);
     if (o.json) o.stdout.write(`${JSON.stringify(entry)}\n`);
     else {

@@ -69,6 +69,8 @@ export interface RunnerConfig {
     parentSessionId?: string;
     userId?: string;
     userName?: string;
+    /** Which run of the session this is (AGENTIC_SESSION_RUN, set by serve); names the outbox file. */
+    run?: number;
   };
   backend: {
     websocketUrl: string;
@@ -121,8 +123,13 @@ export interface RunnerConfig {
     /** Bound on frames held for an unreachable backend (bytes of JSON). */
     maxBufferedBytes: number;
     reconnectMaxDelayMs: number;
-    /** Time between SIGTERM to the CLI and SIGKILL, and the bound on final reporting. */
+    /** Time between SIGTERM to the CLI and SIGKILL, and the bound on reporting after SIGTERM. */
     shutdownGraceMs: number;
+    /**
+     * How long a finished run keeps trying to hand its last frames and final status to an
+     * unreachable control plane before it exits and leaves them in its workspace (docs/runner.md).
+     */
+    finalDeliveryTimeoutMs: number;
     cliPath?: string;
     /** How many times the CLI retries a failed model call (CLAUDE_CODE_MAX_RETRIES). */
     cliMaxRetries?: number;
@@ -285,6 +292,10 @@ export function loadRunnerConfig(env: Env): Readonly<RunnerConfig> {
     r.number('RUNNER_RECONNECT_MAX_DELAY_MS', { min: 100, integer: true }) ?? 10_000;
   const shutdownGraceMs =
     r.number('RUNNER_SHUTDOWN_GRACE_MS', { min: 100, max: 60_000, integer: true }) ?? 5_000;
+  const finalDeliveryTimeoutMs =
+    r.number('RUNNER_FINAL_DELIVERY_TIMEOUT_MS', { min: 1_000, max: 3_600_000, integer: true }) ??
+    300_000;
+  const run = r.number('AGENTIC_SESSION_RUN', { min: 1, integer: true });
   const cliMaxRetries = r.number('CLAUDE_CODE_MAX_RETRIES', { min: 0, max: 50, integer: true });
   const passthroughEnv: Record<string, string> = {};
   for (const k of PASSTHROUGH) {
@@ -317,6 +328,7 @@ export function loadRunnerConfig(env: Env): Readonly<RunnerConfig> {
       ...optional('parentSessionId', r.str('PARENT_SESSION_ID')),
       ...optional('userId', sanitizeId(r.str('USER_ID'))),
       ...optional('userName', sanitizeText(r.str('USER_NAME'))),
+      ...optional('run', run),
     },
     backend: {
       websocketUrl: wsOk!,
@@ -369,6 +381,7 @@ export function loadRunnerConfig(env: Env): Readonly<RunnerConfig> {
       maxBufferedBytes,
       reconnectMaxDelayMs,
       shutdownGraceMs,
+      finalDeliveryTimeoutMs,
       ...optional('cliPath', r.str('CLAUDE_CODE_PATH')),
       ...optional('cliMaxRetries', cliMaxRetries),
       passthroughEnv,

@@ -7,7 +7,9 @@
  * runner says so) -> Completed | Failed | Stopped. A run holds a slot from launch until its
  * process exits. A runner that exits without reporting a terminal phase ends Failed with its exit
  * code and the tail of its output. Every phase change is also written to the session's history
- * as a `system.message` with `event: "phase.changed"`, so watchers see it in order.
+ * as a `system.message` with `event: "phase.changed"`, so watchers see it in order: a terminal
+ * one only once the run's closing frame is stored or its process has ended (and the frames it
+ * left in its outbox file were read), never before a runner frame that preceded it.
  */
 import { constants as osConstants } from 'node:os';
 import type { Logger } from '../observability/logger.js';
@@ -17,6 +19,7 @@ import type { Auth } from './auth.js';
 import { buildRunnerEnv } from './executor/env.js';
 import type { Executor, RunExit } from './executor/types.js';
 import type { HistoryLog } from './hub/history.js';
+import { discardLeftovers, takeLeftovers } from './leftovers.js';
 import type { Hub } from './hub/hub.js';
 import { sessionRedactor, type ControlPlaneRedactor } from './redaction.js';
 import type { SessionRow, StopReason, Store } from './store/index.js';
@@ -50,9 +53,12 @@ export class RunManager {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly lingerTimers = new Map<string, NodeJS.Timeout>();
   private closed = false;
+  /** Sessions whose terminal phase.changed waits for their run's closing frame: session → run. */
+  private readonly deferredPhase = new Map<string, number>();
 
   constructor(private readonly o: RunManagerOptions) {
     o.executor.onExit((exit) => this.onExit(exit));
+    o.history.onRunClosed((session, run) => this.onRunClosed(session, run));
   }
 
   /** After a start of serve: adopt runners that are still alive, fail the others, start the queue. */
@@ -67,6 +73,13 @@ export class RunManager {
       ) {
         if (r.tokenHash) this.o.auth.restoreRunnerToken(r.tokenHash, r.session, r.run);
         this.armTimeout(row, r.startedAt);
+        // Its terminal phase came before its closing frame: still waiting for that frame.
+        if (
+          row.currentRun === r.run &&
+          TERMINAL_PHASES.has(row.status.phase) &&
+          !this.o.store.frames.hasClosingFrame(r.session, r.run)
+        )
+          this.deferredPhase.set(r.session, r.run);
         this.o.logger.info('adopted a runner started by an earlier serve', {
           session: r.session,
           run: r.run,
@@ -80,17 +93,33 @@ export class RunManager {
         tokenHash: null,
       });
       this.o.executor.reapLeftovers({ session: r.session, run: r.run });
-      if (row.currentRun !== r.run || TERMINAL_PHASES.has(row.status.phase)) continue;
+      const closedBefore = this.o.store.frames.hasClosingFrame(r.session, r.run);
+      const leftStatus = this.collectLeftovers(row, r.run);
+      if (row.currentRun !== r.run) continue;
+      const cur = this.mustGet(r.session);
+      // It ended while no serve watched: its exit code is unknown.
+      const exitCode = cur.status.exitCode ?? null;
+      if (TERMINAL_PHASES.has(cur.status.phase)) {
+        this.o.store.sessions.update(r.session, { status: { ...cur.status, exitCode } });
+        // The earlier serve was holding back the phase change for the closing frame.
+        if (!closedBefore) this.appendPhaseEvent(r.session, r.run, cur.status);
+        continue;
+      }
+      if (leftStatus?.phase && TERMINAL_PHASES.has(leftStatus.phase)) {
+        this.writeStatus(r.session, { ...this.mergeStatus(cur, leftStatus), exitCode });
+        continue;
+      }
       const tail = this.tail(row, r.run);
       const message =
         r.state === 'launching' || !r.pid
           ? 'the control plane stopped while starting this run'
           : `the runner (pid ${r.pid}) ended while the control plane was down; exit code unknown`;
-      this.writeStatus(row.name, {
-        ...row.status,
+      this.writeStatus(r.session, {
+        ...cur.status,
         phase: 'Failed',
         message: withTail(message, tail),
         completionTime: now(),
+        exitCode,
       });
     }
     this.pump();
@@ -98,6 +127,9 @@ export class RunManager {
 
   /** A new run of the session (create, /start): queued as Pending, started when a slot is free. */
   newRun(name: string): void {
+    const prev = this.mustGet(name);
+    // Frames an earlier run left behind go into the history before the new run's.
+    if (prev.currentRun > 0 && !this.isActive(prev)) this.collectLeftovers(prev, prev.currentRun);
     const row = this.mustGet(name);
     const run = row.currentRun + 1;
     this.o.store.tx(() => {
@@ -138,6 +170,18 @@ export class RunManager {
   /** `PUT …/status`: merges the contract's fields into the current run's status. */
   reportStatus(name: string, update: StatusUpdate): void {
     const row = this.mustGet(name);
+    const next = this.mergeStatus(row, update);
+    if (TERMINAL_PHASES.has(next.phase)) {
+      const run = this.o.store.runs.get(name, row.currentRun);
+      if (run && (run.state === 'active' || run.state === 'launching'))
+        this.armLinger(name, row.currentRun);
+    }
+    this.writeStatus(name, next);
+  }
+
+  /** A status update merged into the session's current status (redacted). */
+  private mergeStatus(row: SessionRow, update: StatusUpdate): SessionStatus {
+    const name = row.name;
     const cur = row.status;
     const next: SessionStatus = { ...cur };
     for (const [k, v] of Object.entries(update))
@@ -162,13 +206,62 @@ export class RunManager {
         next.phase = 'Failed';
         next.message = this.timeoutMessage(row);
       }
-      if (run && (run.state === 'active' || run.state === 'launching'))
-        this.armLinger(name, row.currentRun);
     }
-    this.writeStatus(
-      name,
-      sessionRedactor(this.o.redactor, row.spec.environmentVariables).redactDeep(next),
-    );
+    return sessionRedactor(this.o.redactor, row.spec.environmentVariables).redactDeep(next);
+  }
+
+  /**
+   * Appends to the history what the run's runner left in its outbox file (frames after the last
+   * stored one, in its order, redacted like socket frames) and removes the file. Returns the final
+   * status the runner could not deliver, if any.
+   */
+  private collectLeftovers(row: SessionRow, run: number): StatusUpdate | undefined {
+    const name = row.name;
+    let left;
+    try {
+      left = takeLeftovers(row.workspace, name, run, this.o.logger);
+    } catch (e) {
+      this.o.logger.warn('runner outbox file could not be read', {
+        session: name,
+        run,
+        error: (e as Error).message,
+      });
+      return undefined;
+    }
+    if (!left) return undefined;
+    const redactor = sessionRedactor(this.o.redactor, row.spec.environmentVariables);
+    let last = this.o.store.frames.lastRunSeq(name, run);
+    let appended = 0;
+    for (const f of left.frames) {
+      if (f.seq <= last) continue;
+      const extra: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(f.raw)) if (!KNOWN_FRAME_KEYS.has(k)) extra[k] = v;
+      const partial = f.raw.partial;
+      this.o.history.append(name, run, f.seq, {
+        type: f.type,
+        timestamp: f.timestamp,
+        payload: redactor.redactDeep(f.raw.payload),
+        ...(partial !== undefined ? { partial: redactor.redactDeep(partial) } : {}),
+        ...(Object.keys(extra).length ? { extra: redactor.redactDeep(extra) } : {}),
+      });
+      last = f.seq;
+      appended++;
+    }
+    this.o.logger.info("read the runner's outbox file", {
+      session: name,
+      run,
+      frames: appended,
+      status: left.status?.phase ?? null,
+    });
+    return left.status;
+  }
+
+  /** A run's closing frame is stored: the phase change held back for it follows now. */
+  private onRunClosed(name: string, run: number): void {
+    if (this.deferredPhase.get(name) !== run) return;
+    this.deferredPhase.delete(name);
+    const row = this.o.store.sessions.get(name);
+    if (row && row.currentRun === run) this.appendPhaseEvent(name, run, row.status);
   }
 
   /**
@@ -206,6 +299,7 @@ export class RunManager {
     if (!row) return;
     this.o.store.sessions.delete(name);
     this.clearTimers(name);
+    this.deferredPhase.delete(name);
     this.o.auth.revokeSession(name);
     this.o.hub.closeSession(name);
     const shared = this.o.store.sessions.countUsingWorkspace(row.workspace) > 0;
@@ -227,6 +321,7 @@ export class RunManager {
       this.o.store.runs.update(name, run, { state: 'ended', endedAt: now() });
       return;
     }
+    discardLeftovers(row.workspace, name, run);
     const { token, digest } = this.o.auth.mintRunnerToken(name, run);
     const startedAt = now();
     this.o.store.runs.update(name, run, { state: 'launching', tokenHash: digest, startedAt });
@@ -277,8 +372,8 @@ export class RunManager {
         tokenHash: null,
       });
     }
-    const row = this.o.store.sessions.get(name);
-    if (row && r && row.currentRun === run) {
+    const before = this.o.store.sessions.get(name);
+    if (before && r && before.currentRun === run) {
       this.o.hub.closeRunner(name);
       const dropped = this.o.store.messages.discardQueued(name);
       if (dropped)
@@ -287,7 +382,13 @@ export class RunManager {
           run,
           count: dropped,
         });
-      const st: SessionStatus = { ...row.status, exitCode: exitCodeOf(exit) };
+      const leftStatus = this.collectLeftovers(before, run);
+      const row = this.mustGet(name);
+      const base =
+        leftStatus && !TERMINAL_PHASES.has(row.status.phase)
+          ? this.mergeStatus(row, leftStatus)
+          : row.status;
+      const st: SessionStatus = { ...base, exitCode: exitCodeOf(exit) };
       if (!TERMINAL_PHASES.has(st.phase)) {
         st.completionTime = now();
         if (r.stopReason === 'timeout') {
@@ -304,6 +405,10 @@ export class RunManager {
         st.phase = 'Failed';
         st.message = this.timeoutMessage(row);
       }
+      // The run is over: a phase change held back for its closing frame is recorded now.
+      const held = this.deferredPhase.get(name) === run;
+      this.deferredPhase.delete(name);
+      this.writeStatus(name, st, held);
       this.writeStatus(name, st);
       this.o.logger.info('run ended', {
         session: name,
@@ -321,17 +426,36 @@ export class RunManager {
     if (!row) return;
     this.o.store.sessions.update(name, { status: next });
     if (next.phase === row.status.phase && !forceEvent) return;
-    const failed = next.phase === 'Failed' || next.phase === 'Error';
-    this.o.history.append(name, row.currentRun, null, {
+    const run = row.currentRun;
+    if (TERMINAL_PHASES.has(next.phase) && this.awaitsClosingFrame(name, run)) {
+      // Recorded after the runner's last frame (onRunClosed) or once its process ends (onExit).
+      this.deferredPhase.set(name, run);
+      return;
+    }
+    this.appendPhaseEvent(name, run, next);
+  }
+
+  /** Whether the run's process may still send frames that precede its end. */
+  private awaitsClosingFrame(name: string, run: number): boolean {
+    const r = this.o.store.runs.get(name, run);
+    if (!r || (r.state !== 'active' && r.state !== 'launching')) return false;
+    return !this.o.store.frames.hasClosingFrame(name, run);
+  }
+
+  private appendPhaseEvent(name: string, run: number, status: SessionStatus): void {
+    const failed = status.phase === 'Failed' || status.phase === 'Error';
+    this.o.history.append(name, run, null, {
       type: 'system.message',
       payload: {
-        message: `phase ${next.phase}${next.message ? `: ${next.message}` : ''}`,
+        message: `phase ${status.phase}${status.message ? `: ${status.message}` : ''}`,
         level: failed ? 'error' : 'system',
         event: 'phase.changed',
         data: {
-          phase: next.phase,
-          run: row.currentRun,
-          ...(next.message ? { message: next.message } : {}),
+          phase: status.phase,
+          run,
+          ...(status.message ? { message: status.message } : {}),
+          // Terminal phases are recorded only once the run's frames are in (see the top).
+          ...(TERMINAL_PHASES.has(status.phase) ? { runOver: true } : {}),
         },
       },
     });
@@ -393,6 +517,18 @@ export class RunManager {
     return row;
   }
 }
+
+/** Frame fields of the contract; any other field a runner adds is kept as it is. */
+const KNOWN_FRAME_KEYS = new Set([
+  'seq',
+  'type',
+  'timestamp',
+  'payload',
+  'partial',
+  'sessionId',
+  'run',
+  'runSeq',
+]);
 
 function now(): string {
   return new Date().toISOString();

@@ -104,20 +104,33 @@ export class BackendClient {
     return { status: res.status, json };
   }
 
+  /** The body of a status PUT: only the contract's fields, redacted. */
+  statusBody(update: StatusUpdate): Record<string, unknown> {
+    return this.opts.redactor.redactDeep(pickStatusFields(update as Record<string, unknown>));
+  }
+
   /** PUT …/status with only the contract's fields, redacted. */
   async putStatus(update: StatusUpdate): Promise<void> {
     if (!this.enabled) return;
-    const body = this.opts.redactor.redactDeep(pickStatusFields(update as Record<string, unknown>));
-    await this.call('PUT', `${this.sessionUrl()}/status`, body);
+    await this.call('PUT', `${this.sessionUrl()}/status`, this.statusBody(update));
   }
 
   /**
-   * PUT status with retries (capped exponential backoff) until `deadline` (epoch ms). Returns
-   * whether it landed; never throws, so it can run in `finally`.
+   * PUT status with retries (capped exponential backoff) until `deadline` (epoch ms) or `signal`
+   * aborts. Returns whether it landed; never throws, so it can run in `finally`.
    */
-  putStatusReliably(update: StatusUpdate, deadline: number): Promise<boolean> {
+  putStatusReliably(
+    update: StatusUpdate,
+    deadline: number,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
     if (!this.enabled) return Promise.resolve(false);
-    return this.retry(`status ${update.phase ?? ''}`, () => this.putStatus(update), deadline);
+    return this.retry(
+      `status ${update.phase ?? ''}`,
+      () => this.putStatus(update),
+      deadline,
+      signal,
+    );
   }
 
   /** The annotations, retried like the status: a continuation depends on them. */
@@ -129,7 +142,12 @@ export class BackendClient {
     return this.retry('annotation', () => this.patchAnnotations(annotations), deadline);
   }
 
-  private async retry(what: string, op: () => Promise<void>, deadline: number): Promise<boolean> {
+  private async retry(
+    what: string,
+    op: () => Promise<void>,
+    deadline: number,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
     let delay = 200;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -137,7 +155,7 @@ export class BackendClient {
         return true;
       } catch (e) {
         const left = deadline - Date.now();
-        if (left <= 0) {
+        if (left <= 0 || signal?.aborted) {
           this.opts.logger.error(
             `${what} not delivered after ${attempt} attempts: ${(e as Error).message}`,
           );
@@ -146,7 +164,7 @@ export class BackendClient {
         this.opts.logger.warn(
           `${what} update failed (attempt ${attempt}), retrying: ${(e as Error).message}`,
         );
-        await sleep(Math.min(delay, left));
+        await sleep(Math.min(delay, left), signal);
         delay = Math.min(delay * 2, 3_000);
       }
     }
@@ -178,6 +196,14 @@ export class BackendClient {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

@@ -6,8 +6,9 @@
  * Ordering rules that keep the stream honest:
  * - `agent.running` is sent when a turn really starts, `agent.waiting` when an interactive session
  *   is idle; user messages that arrive during a turn wait in our own queue and start the next one.
- * - The final status is reported only after the last frame was queued, and is retried until it
- *   lands or the shutdown bound passes.
+ * - The final status is reported only after the last frame was queued and acknowledged, and is
+ *   retried until it lands or the final-delivery bound passes; what is left unconfirmed then is
+ *   saved in the workspace's outbox file for the control plane (docs/runner.md).
  */
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 import type { RunnerConfig } from '../config/runner-config.js';
@@ -23,6 +24,7 @@ import type { PreparedWorkspace, WorkspaceChange, WorkspaceManager } from '../wo
 import type { BackendClient } from './backend-client.js';
 import type { ClaudeSession, ClaudeSessionOptions } from './claude-session.js';
 import { MessageMapper, resultSummary } from './message-mapper.js';
+import { OutboxFile } from './outbox-file.js';
 import type { RunnerSocket } from './socket-client.js';
 
 /** How long a sessions tool waits for its own call to be mapped (to name the calling agent). */
@@ -106,6 +108,8 @@ export class SessionRunner {
   private markStarted!: () => void;
   private readonly started = new Promise<void>((r) => (this.markStarted = r));
   private restarting = false;
+  /** Aborts the final delivery (its bound, or the grace period after a signal). */
+  private finishing: AbortController | null = null;
   /** Ends what the sessions tools are doing (a wait) when the run ends. */
   private readonly toolsAbort = new AbortController();
   private readonly log: Logger;
@@ -157,6 +161,11 @@ export class SessionRunner {
 
   /** Ends the run from outside (signal, timeout): the CLI is stopped, the outcome is `request`. */
   stop(request: StopRequest): void {
+    // While the last frames and status are being handed over, a stop leaves the grace period.
+    if (this.finishing && !this.stopRequest) {
+      const cutoff = this.finishing;
+      setTimeout(() => cutoff.abort(), this.deps.config.runtime.shutdownGraceMs).unref();
+    }
     if (this.stopRequest) return;
     this.stopRequest = request;
     this.log.info(`stopping: ${request.message}`);
@@ -257,8 +266,7 @@ export class SessionRunner {
 
   /** Workspace results, tracing, final frames and status. Never throws. */
   private async finish(outcome: RunOutcome): Promise<RunOutcome> {
-    const { config, backend, socket, tracer } = this.deps;
-    const deadline = Date.now() + Math.max(config.runtime.shutdownGraceMs, 3_000);
+    const { tracer } = this.deps;
     let prUrls: string[] = [];
     if (outcome.phase === 'Completed') {
       try {
@@ -298,13 +306,60 @@ export class SessionRunner {
         : outcome.message,
       ...(outcome.result ? summaryForStatus(outcome.result) : {}),
     };
-    // An annotation still being retried gets half of what is left; the status has priority.
-    await Promise.race([this.annotated, sleepUntil(Date.now() + (deadline - Date.now()) / 2)]);
-    await backend.putStatusReliably(status, deadline);
-    const flushed = await socket.flush(Math.max(500, deadline - Date.now()));
-    if (!flushed)
-      this.log.warn(`${socket.pendingFrames} frame(s) not confirmed by the backend before exit`);
+    await this.deliverFinal(status);
     return outcome;
+  }
+
+  /**
+   * Hands the last frames and the final status to the control plane, in that order: the status
+   * goes once every frame before it is acknowledged, so the phase change is recorded after them.
+   * Both are saved to the outbox file first, so whatever ends the wait (the bound, SIGTERM, a
+   * kill) they are left for the control plane to pick up; the file goes once both are confirmed.
+   */
+  private async deliverFinal(status: StatusUpdate): Promise<void> {
+    const { config, backend, socket } = this.deps;
+    const grace = Math.max(config.runtime.shutdownGraceMs, 3_000);
+    // After SIGTERM only the grace period is ours; else the generous bound.
+    const bound = this.stopRequest
+      ? Math.min(grace, config.runtime.finalDeliveryTimeoutMs)
+      : config.runtime.finalDeliveryTimeoutMs;
+    const cutoff = new AbortController();
+    this.finishing = cutoff;
+    const timer = setTimeout(() => cutoff.abort(), bound);
+    timer.unref();
+    const outbox = backend.enabled
+      ? new OutboxFile(
+          config.workspace.stateDir,
+          config.session.name,
+          config.session.run ?? 1,
+          this.log,
+        )
+      : null;
+    await outbox?.save(socket.unconfirmed(), socket.lastSeq, backend.statusBody(status));
+    try {
+      // An annotation still being retried gets half of the grace period; the status comes first.
+      await Promise.race([this.annotated, sleepUntil(Date.now() + grace / 2)]);
+      const flushed = await socket.flush(bound, cutoff.signal);
+      let delivered = false;
+      if (flushed) {
+        delivered = await backend.putStatusReliably(status, Date.now() + bound, cutoff.signal);
+      } else if (!this.stopRequest) {
+        // The socket never came back within the bound: the status may still land on its own (the
+        // control plane then records the phase change once it has the run's last frame).
+        this.log.warn(`${socket.pendingFrames} frame(s) not confirmed by the backend`);
+        delivered = await backend.putStatusReliably(status, Date.now() + grace);
+      }
+      if (flushed && delivered) await outbox?.remove();
+      else if (outbox)
+        this.log.warn(
+          `${flushed ? 'the final status was' : `${socket.pendingFrames} frame(s) and the final status were`} not confirmed before exit: left in ${outbox.path} for the control plane`,
+        );
+      else if (!flushed)
+        this.log.warn(`${socket.pendingFrames} frame(s) not confirmed by the backend before exit`);
+    } finally {
+      clearTimeout(timer);
+      this.finishing = null;
+    }
   }
 
   // --- the conversation ------------------------------------------------------------------

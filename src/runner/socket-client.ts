@@ -117,6 +117,11 @@ export class RunnerSocket {
     return this.entries.length;
   }
 
+  /** The JSON texts (redacted) of the frames not yet acknowledged, in order. */
+  unconfirmed(): string[] {
+    return this.entries.map((e) => e.json);
+  }
+
   start(): void {
     this.connect();
   }
@@ -140,9 +145,9 @@ export class RunnerSocket {
 
   /**
    * Resolves true once every frame is acknowledged (or, for a backend that does not ack, written
-   * out), false when `timeoutMs` passes first.
+   * out), false when `timeoutMs` passes or `signal` aborts first.
    */
-  flush(timeoutMs: number): Promise<boolean> {
+  flush(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     if (this.isFlushed()) return Promise.resolve(true);
     const deadline = Date.now() + timeoutMs;
     return new Promise((resolve) => {
@@ -151,7 +156,7 @@ export class RunnerSocket {
       const f: Flusher = {
         resolve,
         timer: setInterval(() => {
-          if (this.isFlushed() || Date.now() >= deadline) {
+          if (this.isFlushed() || Date.now() >= deadline || signal?.aborted) {
             clearInterval(f.timer);
             this.flushers.delete(f);
             resolve(this.isFlushed());

@@ -9,6 +9,20 @@
 import type { Logger } from '../../observability/logger.js';
 import type { Store, StoredFrame } from '../store/index.js';
 
+/** The `system.message` events with which a runner ends a run (docs/runner.md): its last frame. */
+export const CLOSING_EVENTS: ReadonlySet<string> = new Set([
+  'session.completed',
+  'session.failed',
+  'session.stopped',
+]);
+
+export function isClosingFrame(type: string, payload: unknown): boolean {
+  return (
+    type === 'system.message' &&
+    CLOSING_EVENTS.has(String((payload as { event?: unknown } | null)?.event))
+  );
+}
+
 export interface Subscriber {
   offer(pos: number, json: string): void;
 }
@@ -25,6 +39,7 @@ export interface EntryDraft {
 export class HistoryLog {
   private readonly nextPos = new Map<string, number>();
   private readonly subscribers = new Map<string, Set<Subscriber>>();
+  private readonly closedListeners: ((session: string, run: number) => void)[] = [];
 
   constructor(
     private readonly store: Store,
@@ -63,7 +78,14 @@ export class HistoryLog {
     this.nextPos.set(session, pos + 1);
     const subs = this.subscribers.get(session);
     if (subs) for (const s of [...subs]) s.offer(pos, json);
+    if (runSeq !== null && isClosingFrame(draft.type, draft.payload))
+      for (const l of this.closedListeners) l(session, run);
     return pos;
+  }
+
+  /** Calls `listener` after a run's closing frame is stored (and fanned out). */
+  onRunClosed(listener: (session: string, run: number) => void): void {
+    this.closedListeners.push(listener);
   }
 
   lastPos(session: string): number {

@@ -26,6 +26,7 @@ export class FrameRepo {
   private readonly lastRunSeqStmt;
   private readonly readStmt;
   private readonly tailStmt;
+  private readonly closedStmt;
 
   constructor(db: Db) {
     this.insertStmt = db.prepare(
@@ -42,6 +43,13 @@ export class FrameRepo {
     );
     this.tailStmt = db.prepare<[string, number, number], StoredFrame>(
       'SELECT pos, frame FROM frames WHERE session = ? AND pos > ? ORDER BY pos DESC LIMIT ?',
+    );
+    // Uses the (session, run, run_seq) index, then looks only at the run's system messages.
+    this.closedStmt = db.prepare<[string, number], { one: number }>(
+      `SELECT 1 AS one FROM frames WHERE session = ? AND run = ? AND run_seq IS NOT NULL
+         AND type = 'system.message'
+         AND json_extract(frame, '$.payload.event') IN ('session.completed', 'session.failed', 'session.stopped')
+       LIMIT 1`,
     );
   }
 
@@ -62,6 +70,11 @@ export class FrameRepo {
 
   lastRunSeq(session: string, run: number): number {
     return this.lastRunSeqStmt.get(session, run)?.s ?? 0;
+  }
+
+  /** Whether the runner's closing frame of the run (`session.completed|failed|stopped`) is stored. */
+  hasClosingFrame(session: string, run: number): boolean {
+    return this.closedStmt.get(session, run) !== undefined;
   }
 
   read(session: string, afterPos: number, limit: number): StoredFrame[] {
