@@ -1,7 +1,72 @@
 // One linter for the whole tree: typescript-eslint's recommended rules, plus the few that keep
-// the architecture honest (configuration is read in one place only).
+// the architecture honest: configuration is read in one place only, and imports point one way
+// through the layers (docs/architecture.md).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+
+/**
+ * The layers of src/, bottom first, and what each may import besides itself. `protocol/` and
+ * `errors.ts` are the contract every side compiles against and import nothing of ours;
+ * `runner/`, `control-plane/` and `client/` stand side by side and never import each other;
+ * `testing/` (the scripted model and the stand-ins) serves the top: `demo/`, `e2e/`, `cli/`.
+ */
+const LAYERS = {
+  protocol: [],
+  config: ['protocol'],
+  observability: ['protocol'],
+  workspace: ['protocol', 'config', 'observability'],
+  runner: ['protocol', 'config', 'observability', 'workspace'],
+  'control-plane': ['protocol', 'config', 'observability', 'workspace'],
+  client: ['protocol', 'config', 'observability'],
+  testing: [
+    'protocol',
+    'config',
+    'observability',
+    'workspace',
+    'runner',
+    'control-plane',
+    'client',
+  ],
+  demo: [
+    'protocol',
+    'config',
+    'observability',
+    'workspace',
+    'runner',
+    'control-plane',
+    'client',
+    'testing',
+  ],
+  e2e: [
+    'protocol',
+    'config',
+    'observability',
+    'workspace',
+    'runner',
+    'control-plane',
+    'client',
+    'testing',
+  ],
+};
+const ALL = [...Object.keys(LAYERS), 'cli'];
+
+/** One block per layer: every other layer it may not reach is a restricted import pattern. */
+const layerRules = Object.entries(LAYERS).map(([layer, allowed]) => {
+  const banned = ALL.filter((l) => l !== layer && !allowed.includes(l));
+  const patterns = [
+    {
+      group: banned.map((l) => `**/${l}/**`),
+      message: `src/${layer}/ may import only ${allowed.length ? allowed.join(', ') : 'nothing of ours'} (docs/architecture.md)`,
+    },
+  ];
+  // errors.ts sits beside protocol/ at the bottom; protocol/ itself stays free of it too.
+  if (layer === 'protocol')
+    patterns.push({ group: ['../errors.js'], message: 'src/protocol/ imports nothing of ours' });
+  return {
+    files: [`src/${layer}/**/*.ts`],
+    rules: { 'no-restricted-imports': ['error', { patterns }] },
+  };
+});
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.claude-runner/**', 'bench/results/**'] },
@@ -19,6 +84,21 @@ export default tseslint.config(
           object: 'process',
           property: 'env',
           message: 'Read configuration through src/config only.',
+        },
+      ],
+    },
+  },
+  ...layerRules,
+  {
+    // Benchmarks measure the product: they use src/ (its testing/ parts included), never test/.
+    files: ['bench/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/test/**'], message: 'bench/ uses src/ only, not test/ helpers' },
+          ],
         },
       ],
     },

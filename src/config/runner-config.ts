@@ -305,7 +305,7 @@ export function loadRunnerConfig(env: Env): Readonly<RunnerConfig> {
   const agentEnv = agentEnvironment(env);
   const sandbox = readSandbox(r);
 
-  // FIX (review): values that can be wrong are read before the check below; read inside the
+  // Values that can be wrong are read before the check below; read inside the
   // object (as they were), a bad AUTO_PUSH_ON_COMPLETE, CREATE_PR, MCP_ALLOW_STDIO,
   // GITHUB_API_URL or GITLAB_API_URL was pushed to `problems` too late and silently ignored.
   const autoPush = r.bool('AUTO_PUSH_ON_COMPLETE', false);

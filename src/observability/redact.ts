@@ -33,7 +33,7 @@ const PREFIXED_PATTERNS: readonly { re: string; keep: number }[] = [
   // "Basic dXNlcjpwYXNz" -> "Basic [REDACTED]"
   { re: '(Basic\\s+)[A-Za-z0-9+/=]{12,}', keep: 1 },
   // "https://user:password@host" -> "https://[REDACTED]@host"
-  // FIX (review): the scheme is optional, so a stream split right after it ("https" | "://u:p@h")
+  // The scheme is optional, so a stream split right after it ("https" | "://u:p@h")
   // still redacts the credential in the later piece; and "@" is only looked at, not replaced, so
   // the host stays readable as documented above (it used to read "https://[REDACTED]host").
   // The scheme may start only where a scheme can (the lookbehind): otherwise every position of a
@@ -183,7 +183,7 @@ export class Redactor {
     for (const m of STREAM_MARKERS) held = Math.max(held, longestSuffixThatIsPrefix(text, m));
     // A marker already complete, followed by token characters: the token may go on.
     const window = text.slice(-4096);
-    // FIX (review): "Bearer"/"Basic" may be followed by any run of whitespace (the patterns use
+    // "Bearer"/"Basic" may be followed by any run of whitespace (the patterns use
     // \s+); a URL may be split before, inside or right after "://" (a trailing ":" or ":/" is held with the
     // scheme character before it); a PEM private key is held from its header until its END line.
     const tail = new RegExp(
@@ -198,7 +198,7 @@ export class Redactor {
   }
 
   /**
-   * FIX (review): where to cut `text` so that no complete secret straddles the cut. The held tail
+   * Where to cut `text` so that no complete secret straddles the cut. The held tail
    * can begin inside a secret that is already whole (e.g. its last characters also begin another
    * secret or a marker: "…secretA" + "nother…"); redacting the two sides apart would leak it.
    */
@@ -243,7 +243,7 @@ export class StreamRedactor {
   push(chunk: string): string {
     const text = this.held + chunk;
     const hold = Math.min(this.redactor.heldTailLength(text), 4096);
-    const cut = this.redactor.safeCut(text, text.length - hold); // FIX (review): see safeCut
+    const cut = this.redactor.safeCut(text, text.length - hold); // see safeCut
     this.held = text.slice(cut);
     const ready = text.slice(0, cut);
     return ready ? this.redactor.redact(ready) : '';
