@@ -305,9 +305,9 @@ export function loadRunnerConfig(env: Env): Readonly<RunnerConfig> {
   const agentEnv = agentEnvironment(env);
   const sandbox = readSandbox(r);
 
-  // Values that can be wrong are read before the check below; read inside the
-  // object (as they were), a bad AUTO_PUSH_ON_COMPLETE, CREATE_PR, MCP_ALLOW_STDIO,
-  // GITHUB_API_URL or GITLAB_API_URL was pushed to `problems` too late and silently ignored.
+  // Values that can be wrong are read before the check below: read inside the object literal,
+  // a bad AUTO_PUSH_ON_COMPLETE, CREATE_PR, MCP_ALLOW_STDIO, GITHUB_API_URL or GITLAB_API_URL
+  // would reach `problems` after it and be silently ignored.
   const autoPush = r.bool('AUTO_PUSH_ON_COMPLETE', false);
   const createPr = r.bool('CREATE_PR', false);
   const mcpAllowStdio = r.bool('MCP_ALLOW_STDIO', false);

@@ -35,7 +35,7 @@ const PREFIXED_PATTERNS: readonly { re: string; keep: number }[] = [
   // "https://user:password@host" -> "https://[REDACTED]@host"
   // The scheme is optional, so a stream split right after it ("https" | "://u:p@h")
   // still redacts the credential in the later piece; and "@" is only looked at, not replaced, so
-  // the host stays readable as documented above (it used to read "https://[REDACTED]host").
+  // the host stays readable as documented above ("https://[REDACTED]@host", not "…]host").
   // The scheme may start only where a scheme can (the lookbehind): otherwise every position of a
   // long run of letters and digits would rescan the run, quadratic in its length.
   { re: '((?:(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*)?://)[^\\s/@:]+:[^\\s/@]+(?=@)', keep: 1 },
