@@ -10,7 +10,7 @@
 # base built here, localhost/claude-code-runner-base:<recipe>; set it to e.g.
 # docker.io/library/node:20-slim where a registry is reachable), CA_BUNDLE (CA certificates the
 # build trusts for npm, handed in as a build secret so it never lands in a layer; default
-# NODE_EXTRA_CA_CERTS when set). Needs root with podman, runc and mmdebstrap (installed with apt
+# NODE_EXTRA_CA_CERTS, else the system's bundle). Needs root with podman, runc and mmdebstrap (installed with apt
 # when missing). Safe to run again on the same machine: the base is reused, builds are cached,
 # containers get unique names and are removed on exit. Details: docs/image.md.
 set -euo pipefail
@@ -22,6 +22,9 @@ IMAGE=${IMAGE:-localhost/claude-code-runner:$VERSION}
 OWN_BASE=localhost/claude-code-runner-base:trixie-node20-1
 BASE_IMAGE=${BASE_IMAGE:-$OWN_BASE}
 CA_BUNDLE=${CA_BUNDLE:-${NODE_EXTRA_CA_CERTS:-}}
+if [ -z "$CA_BUNDLE" ] && [ -r /etc/ssl/certs/ca-certificates.crt ]; then
+  CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
+fi
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-}
 RUN_ID="ccr-image-$$-$(date +%s)"
 
@@ -131,24 +134,37 @@ cmd_build() {
   revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
   source=$(git remote get-url origin 2>/dev/null || true)
   case $source in https://*) ;; *) source= ;; esac
+  # The labels go in as flags too: podman 4's layer cache ignores a changed build argument in
+  # the Containerfile's LABEL, and would keep the previous revision.
   # The CA bundle (a proxy that re-signs TLS needs its CA trusted by npm) goes in as a secret:
   # mounted for the RUN that needs it, never copied into a layer.
   if [ -n "$CA_BUNDLE" ]; then
     [ -r "$CA_BUNDLE" ] || die "CA_BUNDLE=$CA_BUNDLE is not a readable file"
     args+=(--secret "id=ca,src=$CA_BUNDLE")
   fi
+  local previous
+  previous=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
   log "building $IMAGE from $BASE_IMAGE (revision $revision)"
   podman build --network host --pull=never --layers --format docker \
     --build-arg "BASE_IMAGE=$BASE_IMAGE" \
     --build-arg "VERSION=$VERSION" \
     --build-arg "REVISION=$revision" \
     --build-arg "SOURCE=$source" \
+    --label "org.opencontainers.image.version=$VERSION" \
+    --label "org.opencontainers.image.revision=$revision" \
+    --label "org.opencontainers.image.source=$source" \
     "${args[@]}" \
     --tag "$IMAGE" --file Containerfile . >"$WORK/build.log" 2>&1 || {
     tail -n 60 "$WORK/build.log" >&2
     die "podman build failed (the last lines are above)"
   }
-  local size
+  local size id
+  id=$(podman image inspect --format '{{.Id}}' "$IMAGE")
+  # The image this build replaced, now untagged: removed so repeated CI runs do not pile them up
+  # (its layers shared with the new one stay).
+  if [ -n "$previous" ] && [ "$previous" != "$id" ]; then
+    podman rmi "$previous" >/dev/null 2>&1 || true
+  fi
   size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
   log "built $IMAGE in $((SECONDS - started)) s; size $(numfmt --to=iec "$size") ($size bytes)"
   log "largest parts: $(podman run --rm --no-healthcheck --entrypoint sh "$IMAGE" -c \
@@ -162,6 +178,7 @@ cmd_smoke() {
   local started=$SECONDS
   log "smoke tests of $IMAGE"
   CCR_IMAGE="$IMAGE" CCR_IMAGE_RUN_ID="$RUN_ID" CCR_IMAGE_SECRET_FILE="$CA_BUNDLE" \
+    CCR_IMAGE_REVISION="$(git rev-parse HEAD 2>/dev/null || true)" \
     node --test-reporter=spec dist/test/image/smoke.js
   log "smoke tests passed in $((SECONDS - started)) s"
 }

@@ -8,10 +8,12 @@
  * Variables (scripts/image.sh sets them): CCR_IMAGE (the image), CCR_IMAGE_RUN_ID (labels the
  * containers so the script can remove leftovers), CCR_IMAGE_SECRET_FILE (the CA bundle handed to
  * the build as a secret: none of its certificates may be in the image unless Debian ships them
- * too), CONTAINERS_CONF (podman's configuration).
+ * too), CCR_IMAGE_REVISION (the git commit the image must be labelled with), CONTAINERS_CONF
+ * (podman's configuration).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -32,12 +34,14 @@ import {
   waitForPhase,
   watch,
   type Entry,
+  type SessionJson,
 } from '../control-plane/helpers.js';
 
 const env = readProcessEnv();
 const IMAGE = env.CCR_IMAGE ?? '';
 const RUN_ID = env.CCR_IMAGE_RUN_ID ?? `ccr-smoke-${process.pid}`;
 const SECRET_FILE = env.CCR_IMAGE_SECRET_FILE ?? '';
+const REVISION = env.CCR_IMAGE_REVISION ?? '';
 const UID = 123456;
 /** A dummy key in the shape of a real one: it must not end up anywhere it should not. */
 const API_KEY = 'sk-ant-api03-image-smoke-dummy-key-0123456789abcdef';
@@ -54,12 +58,14 @@ const RUNNER_COMMAND = [
 
 if (!IMAGE) throw new Error('CCR_IMAGE is not set: name the image to test (scripts/image.sh does)');
 
+/** `env`: added to podman's environment, for `--env NAME` (values stay off the command line). */
 function podman(
   args: string[],
-  opts: { allowFailure?: boolean } = {},
+  opts: { allowFailure?: boolean; env?: Record<string, string> } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  const options = { maxBuffer: 64 << 20, env: { ...env, ...opts.env } };
   return new Promise((resolve, reject) => {
-    execFile('podman', args, { maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+    execFile('podman', args, options, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
       if (code !== 0 && !opts.allowFailure)
         reject(new Error(`podman ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
@@ -142,10 +148,9 @@ describe(`the image ${IMAGE}`, () => {
     assert.equal(config.Labels['org.opencontainers.image.version'], PACKAGE.version);
     assert.equal(config.Labels['org.opencontainers.image.title'], 'claude-code-runner');
     assert.equal(config.Labels['org.opencontainers.image.licenses'], 'Apache-2.0');
-    assert.match(
-      config.Labels['org.opencontainers.image.revision'] ?? '',
-      /^([0-9a-f]{40}|unknown)$/,
-    );
+    const revision = config.Labels['org.opencontainers.image.revision'] ?? '';
+    if (REVISION) assert.equal(revision, REVISION, 'labelled with the commit it was built from');
+    else assert.match(revision, /^([0-9a-f]{40}|unknown)$/);
     assert.ok('8080/tcp' in config.ExposedPorts, 'port 8080 exposed');
     assert.ok(config.Env.includes('RUNNER_SANDBOX=off'), 'the sandbox is off in a container');
     assert.ok(config.Env.includes('HOME=/tmp'), 'HOME is writable under a read-only root');
@@ -192,35 +197,53 @@ describe(`the image ${IMAGE}`, () => {
     }
   });
 
-  it('serve answers /health and the HEALTHCHECK passes; SIGTERM stops it cleanly', async () => {
+  it('serve answers /health, passes its HEALTHCHECK, runs a session with its own runner, stops on SIGTERM', async () => {
     const port = await freePort();
     const name = `ccr-smoke-${RUN_ID}-serve`;
-    await podman([
-      'run',
-      '--detach',
-      '--network',
-      'host',
-      '--user',
-      `${UID}:0`,
-      '--read-only',
-      '--tmpfs',
-      '/data:rw,mode=0770',
-      '--name',
-      name,
-      '--label',
-      `io.claude-code-runner.run=${RUN_ID}`,
-      '--env',
-      'CLAUDE_RUNNER_HOST=127.0.0.1',
-      IMAGE,
-      'serve',
-      '--port',
-      String(port),
-    ]);
+    const token = `ccr_smoke_${randomBytes(18).toString('base64url')}`;
+    const model = await startScriptedModelServer({ quiet: true });
     try {
+      await podman(
+        [
+          'run',
+          '--detach',
+          '--network',
+          'host',
+          '--user',
+          `${UID}:0`,
+          '--read-only',
+          '--tmpfs',
+          '/data:rw,mode=0770',
+          '--name',
+          name,
+          '--label',
+          `io.claude-code-runner.run=${RUN_ID}`,
+          ...['CLAUDE_RUNNER_API_TOKEN', 'ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL'].flatMap((k) => [
+            '--env',
+            k,
+          ]),
+          '--env',
+          'CLAUDE_RUNNER_HOST=127.0.0.1',
+          '--env',
+          'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1',
+          IMAGE,
+          'serve',
+          '--port',
+          String(port),
+        ],
+        {
+          env: {
+            CLAUDE_RUNNER_API_TOKEN: token,
+            ANTHROPIC_API_KEY: API_KEY,
+            ANTHROPIC_BASE_URL: model.url,
+          },
+        },
+      );
+      const url = `http://127.0.0.1:${port}`;
       const health = await waitFor(
         async () => {
           try {
-            const res = await fetch(`http://127.0.0.1:${port}/health`);
+            const res = await fetch(`${url}/health`);
             return res.ok ? ((await res.json()) as { status: string; version: string }) : false;
           } catch {
             return false;
@@ -233,11 +256,40 @@ describe(`the image ${IMAGE}`, () => {
       assert.deepEqual(health, { status: 'ok', version: PACKAGE.version });
       const check = await podman(['healthcheck', 'run', name], { allowFailure: true });
       assert.equal(check.code, 0, `podman healthcheck run: ${check.stdout}${check.stderr}`);
+
+      // serve's local executor: the runner is a child in the same container, its workspace in /data.
+      const api = async (method: string, apiPath: string, body?: unknown) => {
+        const res = await fetch(`${url}/api${apiPath}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        });
+        return (await res.json()) as SessionJson;
+      };
+      const S = '/projects/demo/agentic-sessions';
+      const created = await api('POST', S, { prompt: '[[scenario:write-file]] Create hello.txt' });
+      const session = created.metadata.name;
+      const done = await waitFor(
+        async () => {
+          const s = await api('GET', `${S}/${session}`);
+          return s.status.exitCode !== undefined && s.status.exitCode !== null ? s : undefined;
+        },
+        'the session in the serve container to end',
+        180_000,
+        250,
+      );
+      assert.equal(done.status.phase, 'Completed', done.status.message);
+      assert.equal(
+        done.status.result,
+        `Done: I wrote hello.txt in /data/workspaces/${session}/artifacts.`,
+      );
+
       await podman(['stop', '--time', '20', name]);
       const state = await podman(['inspect', '--format', '{{.State.ExitCode}}', name]);
       assert.equal(state.stdout.trim(), '0', 'serve ends on SIGTERM with exit code 0');
     } finally {
       await podman(['rm', '--force', name], { allowFailure: true });
+      await model.close();
     }
   });
 
