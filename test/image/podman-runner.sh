@@ -4,7 +4,8 @@
 #
 #   podman-runner.sh CONTAINERS_CONF IMAGE RUN_ID
 #
-# - an arbitrary UID in group 0, a read-only root filesystem (podman puts tmpfs on /tmp), the
+# - an arbitrary UID in group 0, no capabilities, no privilege escalation, a read-only root
+#   filesystem (podman puts a tmpfs on /tmp), as OpenShift's restricted policy runs a pod; the
 #   host's network (serve and the scripted model listen on the host's 127.0.0.1);
 # - the session's workspace (serve made it on the host) mounted as /workspace, owned by that UID
 #   as a volume would be;
@@ -38,6 +39,7 @@ done
 
 export CONTAINERS_CONF=$conf
 exec podman run --rm --network host --user "$uid:0" --read-only --no-healthcheck \
+  --cap-drop all --security-opt no-new-privileges \
   --name "ccr-smoke-$run_id-$SESSION_ID-${AGENTIC_SESSION_RUN:-1}" \
   --label "io.claude-code-runner.run=$run_id" \
   --label "io.claude-code-runner.session=$SESSION_ID" \

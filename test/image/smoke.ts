@@ -74,7 +74,7 @@ function podman(
   });
 }
 
-/** `podman run --rm` of the image as a platform would: arbitrary UID, read-only root. */
+/** `podman run --rm` of the image as OpenShift would: arbitrary UID, no capabilities, read-only root. */
 function runImage(args: string[], runArgs: string[] = []) {
   return podman(
     [
@@ -84,6 +84,10 @@ function runImage(args: string[], runArgs: string[] = []) {
       '--user',
       `${UID}:0`,
       '--read-only',
+      '--cap-drop',
+      'all',
+      '--security-opt',
+      'no-new-privileges',
       '--label',
       `io.claude-code-runner.run=${RUN_ID}`,
       ...runArgs,
@@ -212,6 +216,10 @@ describe(`the image ${IMAGE}`, () => {
           '--user',
           `${UID}:0`,
           '--read-only',
+          '--cap-drop',
+          'all',
+          '--security-opt',
+          'no-new-privileges',
           '--tmpfs',
           '/data:rw,mode=0770',
           '--name',
