@@ -26,7 +26,9 @@ if [ -z "$CA_BUNDLE" ] && [ -r /etc/ssl/certs/ca-certificates.crt ]; then
   CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 fi
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-}
+# Labels every container of this run; the pid lets a later run tell a dead run's leftovers.
 RUN_ID="ccr-image-$$-$(date +%s)"
+SMOKE_PID=
 
 log() { printf '[image] %s\n' "$*" >&2; }
 die() {
@@ -35,13 +37,29 @@ die() {
 }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ccr-image.XXXXXX")
+# Removes the containers labelled with these run ids (--rm removes them when all goes well).
+remove_containers_of() {
+  local run ids
+  for run in "$@"; do
+    ids=$(podman ps -aq --filter "label=io.claude-code-runner.run=$run" 2>/dev/null || true)
+    if [ -n "$ids" ]; then
+      # shellcheck disable=SC2086 # one id per word
+      podman rm -f -t 5 $ids >/dev/null 2>&1 || true
+    fi
+  done
+}
+
 cleanup() {
   local rc=$?
-  # Containers of this run (the smoke tests label theirs); --rm removes them normally.
+  # The smoke tests (their own process group: serve on the host and what it started) first,
+  # so serve stops its runners; then whatever container of this run is left.
+  if [ -n "$SMOKE_PID" ] && kill -0 "$SMOKE_PID" 2>/dev/null; then
+    kill -TERM -- "-$SMOKE_PID" 2>/dev/null || true
+    sleep 2
+    kill -KILL -- "-$SMOKE_PID" 2>/dev/null || true
+  fi
   if command -v podman >/dev/null && [ -n "${CONTAINERS_CONF:-}" ]; then
-    local ids
-    ids=$(podman ps -aq --filter "label=io.claude-code-runner.run=$RUN_ID" 2>/dev/null || true)
-    [ -n "$ids" ] && podman rm -f $ids >/dev/null 2>&1 || true
+    remove_containers_of "$RUN_ID"
   fi
   rm -rf "$WORK"
   exit $rc
@@ -172,14 +190,36 @@ cmd_build() {
     awk '{printf "%s %s; ", $2, $1}')"
 }
 
+# Containers of earlier runs of this script that died before their cleanup (killed outright):
+# their run id names a process that is gone. Runs still going are left alone.
+remove_leftovers() {
+  local runs=() run pid
+  while IFS= read -r run; do
+    [[ $run =~ ^ccr-image-([0-9]+)-[0-9]+$ ]] || continue
+    pid=${BASH_REMATCH[1]}
+    if [ "$run" != "$RUN_ID" ] && ! kill -0 "$pid" 2>/dev/null; then runs+=("$run"); fi
+  done < <(podman ps -a --filter label=io.claude-code-runner.run \
+    --format '{{index .Labels "io.claude-code-runner.run"}}' 2>/dev/null | sort -u)
+  if [ ${#runs[@]} -gt 0 ]; then
+    log "removing the containers of ${#runs[@]} earlier run(s) that were killed"
+    remove_containers_of "${runs[@]}"
+  fi
+}
+
 cmd_smoke() {
   podman image exists "$IMAGE" || die "no image $IMAGE: run scripts/image.sh build first"
   [ -f dist/test/image/smoke.js ] || die "dist/test/image/smoke.js is missing: run npm run build first"
   local started=$SECONDS
+  remove_leftovers
   log "smoke tests of $IMAGE"
+  # In its own process group and waited for, so a TERM or Ctrl-C here ends it (and its serve)
+  # at once instead of after the tests.
   CCR_IMAGE="$IMAGE" CCR_IMAGE_RUN_ID="$RUN_ID" CCR_IMAGE_SECRET_FILE="$CA_BUNDLE" \
-    CCR_IMAGE_REVISION="$(git rev-parse HEAD 2>/dev/null || true)" \
-    node --test-reporter=spec dist/test/image/smoke.js
+    CCR_IMAGE_REVISION="$(git rev-parse HEAD 2>/dev/null || true)" CCR_IMAGE_WORK_DIR="$WORK" \
+    setsid node --test-reporter=spec dist/test/image/smoke.js &
+  SMOKE_PID=$!
+  wait "$SMOKE_PID"
+  SMOKE_PID=
   log "smoke tests passed in $((SECONDS - started)) s"
 }
 

@@ -8,13 +8,13 @@
  * Variables (scripts/image.sh sets them): CCR_IMAGE (the image), CCR_IMAGE_RUN_ID (labels the
  * containers so the script can remove leftovers), CCR_IMAGE_SECRET_FILE (the CA bundle handed to
  * the build as a secret: none of its certificates may be in the image unless Debian ships them
- * too), CCR_IMAGE_REVISION (the git commit the image must be labelled with), CONTAINERS_CONF
- * (podman's configuration).
+ * too), CCR_IMAGE_REVISION (the git commit the image must be labelled with), CCR_IMAGE_WORK_DIR
+ * (the script's temp dir: serve's data dir goes there), CONTAINERS_CONF (podman's configuration).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -42,6 +42,7 @@ const IMAGE = env.CCR_IMAGE ?? '';
 const RUN_ID = env.CCR_IMAGE_RUN_ID ?? `ccr-smoke-${process.pid}`;
 const SECRET_FILE = env.CCR_IMAGE_SECRET_FILE ?? '';
 const REVISION = env.CCR_IMAGE_REVISION ?? '';
+const WORK_DIR = env.CCR_IMAGE_WORK_DIR ?? '';
 const UID = 123456;
 /** A dummy key in the shape of a real one: it must not end up anywhere it should not. */
 const API_KEY = 'sk-ant-api03-image-smoke-dummy-key-0123456789abcdef';
@@ -330,6 +331,8 @@ describe(`the image ${IMAGE}`, () => {
     before(async () => {
       model = await startScriptedModelServer({ scenarios: [STUCK], quiet: true });
       serve = await startServe({
+        // Under the script's work dir (when given): removed even when these tests are killed.
+        ...(WORK_DIR ? { dataDir: mkdtempSync(path.join(WORK_DIR, 'serve-')) } : {}),
         runnerCommand: RUNNER_COMMAND,
         graceMs: 20_000,
         env: {
@@ -345,6 +348,7 @@ describe(`the image ${IMAGE}`, () => {
     });
     after(async () => {
       await serve?.stop();
+      if (WORK_DIR && serve) rmSync(serve.dataDir, { recursive: true, force: true });
       await model?.close();
     });
 
