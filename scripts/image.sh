@@ -36,7 +36,8 @@ die() {
   exit 1
 }
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ccr-image.XXXXXX")
+TMP_ROOT=${TMPDIR:-/tmp}
+WORK=$(mktemp -d "$TMP_ROOT/$RUN_ID.XXXXXX")
 # Removes the containers labelled with these run ids (--rm removes them when all goes well).
 remove_containers_of() {
   local run ids
@@ -190,9 +191,14 @@ cmd_build() {
     awk '{printf "%s %s; ", $2, $1}')"
 }
 
-# Containers of earlier runs of this script that died before their cleanup (killed outright):
-# their run id names a process that is gone. Runs still going are left alone.
+# Containers and temp dirs of earlier runs of this script that died before their cleanup (killed
+# outright): their run id names a process that is gone. Runs still going are left alone.
 remove_leftovers() {
+  local dir
+  for dir in "$TMP_ROOT"/ccr-image-*-*.*; do
+    [[ -d $dir && ${dir##*/} =~ ^ccr-image-([0-9]+)-[0-9]+\. ]] || continue
+    kill -0 "${BASH_REMATCH[1]}" 2>/dev/null || rm -rf "$dir"
+  done
   local runs=() run pid
   while IFS= read -r run; do
     [[ $run =~ ^ccr-image-([0-9]+)-[0-9]+$ ]] || continue
