@@ -12,9 +12,10 @@
  * (the script's temp dir: serve's data dir goes there), CONTAINERS_CONF (podman's configuration).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -165,6 +166,22 @@ describe(`the image ${IMAGE}`, () => {
       'node',
       '/app/bin/container-healthcheck.mjs',
     ]);
+  });
+
+  it('git accepts a repository another UID owns (a workspace volume an earlier pod wrote)', async () => {
+    const repo = mkdtempSync(path.join(WORK_DIR || tmpdir(), 'repo-'));
+    try {
+      execFileSync('git', ['init', '--quiet', repo]);
+      chmodSync(repo, 0o755); // readable by the container's UID; owned by root, not by it
+      const res = await runImage(
+        ['-C', '/repo', 'status', '--porcelain'],
+        ['--entrypoint', 'git', '--volume', `${repo}:/repo:ro`],
+      );
+      assert.equal(res.code, 0, res.stderr);
+      assert.doesNotMatch(res.stderr, /dubious ownership/);
+    } finally {
+      rmSync(repo, { recursive: true, force: true });
+    }
   });
 
   it('carries no secret: no certificate or token in its history, config or files', async (t) => {
