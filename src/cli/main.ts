@@ -4,7 +4,7 @@
  * module and is loaded only when asked for, so `run` (a pod's entrypoint) starts fast and never
  * loads the control plane's SQLite addon.
  */
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 type Main = (argv: string[]) => Promise<number>;
@@ -41,7 +41,16 @@ export function usage(): string {
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     '',
     "Run `claude-code-runner <command> --help` for a command's options.",
+    '`claude-code-runner --version` prints the version.',
   ].join('\n');
+}
+
+/** The package's version (dist/src/cli/main.js → package.json), e.g. for an image's smoke test. */
+export function version(): string {
+  const pkg = JSON.parse(
+    readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+  ) as { version?: string };
+  return pkg.version ?? '0.0.0';
 }
 
 export async function dispatch(argv: string[]): Promise<number> {
@@ -49,6 +58,10 @@ export async function dispatch(argv: string[]): Promise<number> {
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${usage()}\n`);
     return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
   }
   const command = COMMANDS[name];
   if (!command) {
