@@ -23,6 +23,8 @@ export interface ServeLimits {
   logMaxBytes: number;
   /** History entries read per page when a watcher catches up or a client lists messages. */
   historyPageSize: number;
+  /** Watchers catching up with a history at once, serve-wide; the others are queued. */
+  maxCatchingUp: number;
 }
 
 export interface ServeConfig {
@@ -72,6 +74,8 @@ options (each also settable by the variable in brackets):
   --keep-runners         on shutdown leave runners running; they reconnect to the next serve
   --max-children-per-session N
                          sessions one session may create             [CLAUDE_RUNNER_MAX_CHILDREN_PER_SESSION] (10)
+  --max-catching-up N    watchers catching up with a history at once [CLAUDE_RUNNER_MAX_CATCHING_UP] (8)
+                         (all sessions); the others are told they are queued and wait
   --max-session-depth N  how deep a chain of sessions creating       [CLAUDE_RUNNER_MAX_SESSION_DEPTH] (3)
                          sessions may go (a session nobody created is at depth 0)
   --log-level L          debug, info, warn, error or silent          [LOG_LEVEL] (info)
@@ -139,6 +143,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'keep-runners', takesValue: false },
   { name: 'max-children-per-session', takesValue: true },
   { name: 'max-session-depth', takesValue: true },
+  { name: 'max-catching-up', takesValue: true },
   { name: 'help', takesValue: false },
 ];
 
@@ -308,6 +313,9 @@ export function loadServeConfig(
       r.number('CLAUDE_RUNNER_LOG_MAX_BYTES', { min: 4096, max: 1 << 30, integer: true }) ??
       1024 * 1024,
     historyPageSize: 500,
+    maxCatchingUp:
+      flagNumber('max-catching-up', 'CLAUDE_RUNNER_MAX_CATCHING_UP', { min: 1, max: 10_000 }) ??
+      8,
   };
   const githubToken = r.str('GITHUB_TOKEN');
   const runnerEnv = inheritedRunnerEnv(env);

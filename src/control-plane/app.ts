@@ -69,6 +69,7 @@ export async function startControlPlane(
     maxFrameBytes: config.limits.maxFrameBytes,
     watcherMaxBufferedBytes: config.limits.watcherMaxBufferedBytes,
     historyPageSize: config.limits.historyPageSize,
+    maxCatchingUp: config.limits.maxCatchingUp,
   });
   const executor = new LocalExecutor({
     command: config.runnerCommand ? [...config.runnerCommand] : defaultRunnerCommand(),

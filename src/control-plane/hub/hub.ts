@@ -25,6 +25,7 @@ import { NAME_PATTERN } from '../../protocol/api.js';
 import { requireSessionAccess, type Auth } from '../auth.js';
 import type { Store } from '../store/index.js';
 import type { ResultSummary } from '../../protocol/frames.js';
+import { CatchUpGate } from './catch-up-gate.js';
 import type { HistoryLog } from './history.js';
 import { RunnerLink } from './runner-link.js';
 import { Watcher } from './watcher.js';
@@ -52,6 +53,8 @@ export interface HubOptions {
   maxFrameBytes: number;
   watcherMaxBufferedBytes: number;
   historyPageSize: number;
+  /** Watchers catching up with a history at once, serve-wide; the others wait their turn. */
+  maxCatchingUp: number;
 }
 
 export class Hub {
@@ -60,6 +63,7 @@ export class Hub {
   private readonly watchers = new Map<string, Set<Watcher>>();
   private readonly alive = new WeakMap<WebSocket, boolean>();
   private readonly heartbeat: NodeJS.Timeout;
+  private readonly catchUpGate: CatchUpGate;
   private sink: CommandSink | undefined;
 
   constructor(private readonly opts: HubOptions) {
@@ -71,6 +75,7 @@ export class Hub {
       maxPayload: opts.maxFrameBytes * 2,
       perMessageDeflate: false,
     });
+    this.catchUpGate = new CatchUpGate(opts.maxCatchingUp, opts.logger.child('catch-up'));
     this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
     this.heartbeat.unref();
   }
@@ -264,6 +269,9 @@ export class Hub {
       maxBufferedBytes: this.opts.watcherMaxBufferedBytes,
       pageSize: this.opts.historyPageSize,
       logger: this.opts.logger,
+      gate: this.catchUpGate,
+      readStep: (s, afterPos, maxRows, maxBytes) =>
+        this.opts.store.frames.readStep(s, afterPos, maxRows, maxBytes),
     });
     let set = this.watchers.get(session);
     if (!set) this.watchers.set(session, (set = new Set()));

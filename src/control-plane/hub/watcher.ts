@@ -2,11 +2,16 @@
  * One watcher of a session: first the history after `after_seq`, then the live stream, with no
  * gap and no repeat.
  *
- * While catching up, the watcher ignores live entries (they are in the store already) and reads
- * pages from the store, waiting for each page to reach the socket before reading the next. When
- * a page comes back short, it has reached the end: it switches to live in that same tick, so no
- * entry can fall between the last read and the first live one. Live entries at or below the last
- * sent position are skipped.
+ * While catching up, the watcher ignores live entries (they are in the store already) and sends
+ * the history in steps: each step reads from the store only what it sends (bounded in rows and
+ * bytes), and the next step waits until this one has reached the socket and then for its turn of
+ * the event loop (catch-up-gate.ts). When a step reaches the end of the history, the watcher
+ * switches to live in that same tick, so no entry can fall between the last read and the first
+ * live one. Live entries at or below the last sent position are skipped.
+ *
+ * Catching up is bounded serve-wide: a watcher beyond the bound is told it is queued
+ * (`catchup.queued`, a control frame without `seq`) and waits, subscribed, for its turn; a short
+ * remainder (one step) is sent at once, without queueing.
  *
  * The queue is the socket's own send buffer (`bufferedAmount`), bounded: a watcher whose unsent
  * data would exceed the bound is closed with 4008 and a reason naming the `after_seq` to rejoin
@@ -15,11 +20,33 @@
 import { Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../../observability/logger.js';
+import type { StoredFrame } from '../store/index.js';
+import type { CatchUpGate } from './catch-up-gate.js';
 import type { HistoryLog, Subscriber } from './history.js';
 
 export const CLOSE_TOO_SLOW = 4008;
-/** Bytes sent per catch-up step before waiting for the socket to take them. */
-const CATCH_UP_STEP_BYTES = 1024 * 1024;
+/** Control frame telling a watcher that it waits for its turn to catch up. */
+export const CATCH_UP_QUEUED = 'catchup.queued';
+/**
+ * Bytes read and sent per catch-up step. Small enough that one step is a short stretch of the
+ * event loop (about a millisecond for 256 KiB of 200-byte frames), large enough to fill a socket.
+ */
+const CATCH_UP_STEP_BYTES = 256 * 1024;
+
+export interface WatcherOptions {
+  maxBufferedBytes: number;
+  /** Most entries read per catch-up step. */
+  pageSize: number;
+  logger: Logger;
+  gate: CatchUpGate;
+  /** One catch-up step's read from the store (FrameRepo.readStep). */
+  readStep(
+    session: string,
+    afterPos: number,
+    maxRows: number,
+    maxBytes: number,
+  ): { rows: StoredFrame[]; more: boolean };
+}
 
 export class Watcher implements Subscriber {
   private live = false;
@@ -31,7 +58,7 @@ export class Watcher implements Subscriber {
     private readonly session: string,
     afterSeq: number,
     private readonly history: HistoryLog,
-    private readonly opts: { maxBufferedBytes: number; pageSize: number; logger: Logger },
+    private readonly opts: WatcherOptions,
   ) {
     this.lastSent = afterSeq;
   }
@@ -76,6 +103,7 @@ export class Watcher implements Subscriber {
   detach(): void {
     this.closed = true;
     this.history.unsubscribe(this.session, this);
+    this.opts.gate.leave(this); // its place, or its spot in line, goes to the next one
   }
 
   close(code: number, reason: string): void {
@@ -87,38 +115,73 @@ export class Watcher implements Subscriber {
   }
 
   private async catchUp(): Promise<void> {
-    for (;;) {
-      if (this.closed) return;
-      const rows = this.history.read(this.session, this.lastSent, this.opts.pageSize);
-      let bytes = 0;
-      let i = 0;
-      let flushed: Promise<void> = Promise.resolve();
-      // A step never exceeds the watcher's bound, so a healthy watcher is never taken for slow.
-      const step = Math.min(CATCH_UP_STEP_BYTES, this.opts.maxBufferedBytes);
-      // One write for the whole step instead of a system call per frame (measured: 100,000 frames
-      // took 0.3 s of writev alone, docs/benchmarks.md). ws corks around each frame it sends;
-      // nested corks hold until ours is released.
-      const socket = rawSocket(this.ws);
-      socket?.cork();
-      try {
-        for (; i < rows.length && bytes < step; i++) {
-          const row = rows[i]!;
-          const last = i === rows.length - 1 || bytes + row.frame.length >= step;
-          if (last) flushed = new Promise((resolve) => this.ws.send(row.frame, () => resolve()));
-          else this.ws.send(row.frame);
-          this.lastSent = row.pos;
-          bytes += row.frame.length;
-        }
-      } finally {
-        socket?.uncork();
-      }
-      if (i === rows.length && rows.length < this.opts.pageSize) {
-        this.live = true; // same tick as the read: nothing can have been appended in between
-        return;
-      }
-      // Wait until the socket has taken this step (a slow reader slows only its own catch-up).
-      await flushed;
+    // A short remainder (a watcher rejoining near the end) is one step: no reason to queue it.
+    if (this.history.lastPos(this.session) - this.lastSent <= this.opts.pageSize) {
+      const step = this.step();
+      if (step.done) return;
+      await step.flushed;
     }
+    const admitted = await this.opts.gate.enter(this, (position) =>
+      this.notice(CATCH_UP_QUEUED, {
+        position,
+        afterSeq: this.lastSent,
+        catchingUp: this.opts.gate.active,
+        limit: this.opts.gate.limit,
+      }),
+    );
+    if (!admitted) return; // it closed while waiting
+    try {
+      for (;;) {
+        await this.opts.gate.turn();
+        if (this.closed) return;
+        const step = this.step();
+        if (step.done) return;
+        // Wait until the socket has taken this step (a slow reader slows only its own catch-up).
+        await step.flushed;
+      }
+    } finally {
+      this.opts.gate.leave(this);
+    }
+  }
+
+  /**
+   * Reads and sends one step of history; `done` once it reached the end, and then the watcher is
+   * live (same tick as the read: nothing can have been appended in between).
+   */
+  private step(): { done: boolean; flushed: Promise<void> } {
+    if (this.closed) return { done: true, flushed: Promise.resolve() };
+    // A step never exceeds the watcher's bound, so a healthy watcher is never taken for slow.
+    const maxBytes = Math.min(CATCH_UP_STEP_BYTES, this.opts.maxBufferedBytes);
+    const { rows, more } = this.opts.readStep(
+      this.session,
+      this.lastSent,
+      this.opts.pageSize,
+      maxBytes,
+    );
+    let flushed: Promise<void> = Promise.resolve();
+    // One write for the whole step instead of a system call per frame (measured: 100,000 frames
+    // took 0.3 s of writev alone, docs/benchmarks.md). ws corks around each frame it sends;
+    // nested corks hold until ours is released.
+    const socket = rawSocket(this.ws);
+    socket?.cork();
+    try {
+      rows.forEach((row, i) => {
+        if (i === rows.length - 1)
+          flushed = new Promise((resolve) => this.ws.send(row.frame, () => resolve()));
+        else this.ws.send(row.frame);
+        this.lastSent = row.pos;
+      });
+    } finally {
+      socket?.uncork();
+    }
+    if (!more) this.live = true;
+    return { done: !more, flushed };
+  }
+
+  /** A control frame (no `seq`: not history). */
+  private notice(type: string, payload: Record<string, unknown>): void {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(JSON.stringify({ type, payload, timestamp: new Date().toISOString() }));
   }
 }
 

@@ -81,6 +81,28 @@ export class FrameRepo {
     return this.readStmt.all(session, afterPos, limit);
   }
 
+  /**
+   * The entries after `afterPos`, in order: at most `maxRows`, and no more once `maxBytes` of
+   * frames have been read (at least one entry, however large). Rows are fetched one at a time, so
+   * what is returned is all that is read. `more` is false when the history certainly ended (it may
+   * be true at the very end: the next read then returns nothing).
+   */
+  readStep(
+    session: string,
+    afterPos: number,
+    maxRows: number,
+    maxBytes: number,
+  ): { rows: StoredFrame[]; more: boolean } {
+    const rows: StoredFrame[] = [];
+    let bytes = 0;
+    for (const row of this.readStmt.iterate(session, afterPos, maxRows)) {
+      rows.push(row);
+      bytes += row.frame.length;
+      if (bytes >= maxBytes) return { rows, more: true }; // leaving the loop ends the read
+    }
+    return { rows, more: rows.length === maxRows };
+  }
+
   /** The last `limit` entries after `afterPos`, in order. */
   tail(session: string, afterPos: number, limit: number): StoredFrame[] {
     return this.tailStmt.all(session, afterPos, limit).reverse();
