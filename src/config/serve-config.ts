@@ -314,8 +314,7 @@ export function loadServeConfig(
       1024 * 1024,
     historyPageSize: 500,
     maxCatchingUp:
-      flagNumber('max-catching-up', 'CLAUDE_RUNNER_MAX_CATCHING_UP', { min: 1, max: 10_000 }) ??
-      8,
+      flagNumber('max-catching-up', 'CLAUDE_RUNNER_MAX_CATCHING_UP', { min: 1, max: 10_000 }) ?? 8,
   };
   const githubToken = r.str('GITHUB_TOKEN');
   const runnerEnv = inheritedRunnerEnv(env);
