@@ -256,11 +256,12 @@ describe('hub: fan-out and history', () => {
 });
 
 describe('hub: slow watchers', () => {
+  const BOUND = 65_536;
   let serve: ServeHandle;
   before(async () => {
     serve = await startServe({
       runnerCommand: fakeRunner(),
-      env: { CLAUDE_RUNNER_WATCHER_MAX_BUFFERED_BYTES: '65536' },
+      env: { CLAUDE_RUNNER_WATCHER_MAX_BUFFERED_BYTES: String(BOUND) },
     });
   });
   after(async () => {
@@ -270,56 +271,78 @@ describe('hub: slow watchers', () => {
   });
 
   it('a watcher that stops reading is closed with 4008 and can rejoin from its last seq; the other is not slowed', async () => {
-    // 64 MB: more than loopback's kernel buffers (up to 32 MB of receive window) can hide.
+    // 64 MB: more than loopback's kernel buffers (up to 32 MB of receive window) can hide. The
+    // test plays the runner and sends the next batch once the fast watcher has the last one, so
+    // the fast watcher never falls a whole bound behind, however loaded the machine: only the
+    // watcher that stopped reading can be the slow one.
     const frames = 4000;
-    const s = await createSession(serve, {
-      prompt: 'p',
-      environmentVariables: {
-        FAKE_MODE: 'blast',
-        FAKE_FRAMES: String(frames),
-        FAKE_FRAME_BYTES: '16384',
-        FAKE_BLAST_ON_MESSAGE: '1',
-      },
-    });
-    const name = s.metadata.name;
+    const batch = 3; // 48 KB < BOUND
+    const text = 'x'.repeat(16_384);
+    const { name, botToken } = await idleSession(serve);
     const fast = watch(serve, name);
     const slow = watch(serve, name);
-    await Promise.all([fast.opened, slow.opened]);
-    (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
-    // The blast starts only now, with both watchers in place: the slow one is live, not catching up.
-    const go = await serve.api('POST', `/projects/${PROJECT}/sessions/${name}/messages`, {
-      content: 'go',
-    });
-    assert.equal(go.status, 202, go.text);
+    const runner = runnerSocket(serve, name, botToken);
+    try {
+      await Promise.all([fast.opened, slow.opened, runner.opened]);
+      await waitFor(() => runner.acks().length > 0, 'the greeting ack');
+      // Both watchers are live (nothing to catch up) before the slow one stops reading.
+      const sofar = (await history(serve, name)).length;
+      await waitFor(
+        () => fast.frames.length >= sofar && slow.frames.length >= sofar,
+        'both watchers in place',
+      );
+      (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+      for (let seq = 1; seq <= frames; seq++) {
+        runner.ws.send(
+          runner.frame(seq, 'agent.message', {
+            type: 'agent_message',
+            content: { type: 'text_block', text: `${seq} ${text}` },
+          }),
+        );
+        if (seq % batch === 0 || seq === frames)
+          await waitFor(
+            () => (fast.frames[fast.frames.length - 1]?.runSeq ?? 0) >= seq,
+            `the fast watcher to get frame ${seq}`,
+            60_000,
+            1,
+          );
+      }
+      await waitFor(() => runner.acks().includes(frames), 'the last ack', 60_000);
+      const all = await history(serve, name);
+      assert.deepEqual(fast.frames, all, 'the fast watcher got everything, in order');
+      assert.equal(fast.ws.readyState, WebSocket.OPEN, 'the fast watcher was never dropped');
 
-    await waitFor(() => ended(fast), 'the fast watcher to see the end', 60_000);
-    const all = await history(serve, name);
-    assert.deepEqual(fast.frames, all, 'the fast watcher got everything, in order');
-    assert.equal(
-      (await waitForPhase(serve, name, ['Completed'])).status.phase,
-      'Completed',
-      'the runner was never held up',
-    );
+      (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+      const close = await slow.closed;
+      assert.equal(close.code, 4008);
+      const m = /after_seq=(\d+)/.exec(close.reason);
+      assert.ok(m, close.reason);
+      const last = Number(m[1]);
+      assert.ok(last < all.length, 'it was dropped before the end');
+      assert.ok(contiguous(slow.frames), 'what it got has no gap');
+      assert.equal(slow.frames[slow.frames.length - 1]?.seq ?? 0, last);
 
-    (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
-    const close = await slow.closed;
-    assert.equal(close.code, 4008);
-    const m = /after_seq=(\d+)/.exec(close.reason);
-    assert.ok(m, close.reason);
-    const last = Number(m[1]);
-    assert.ok(last < all.length, 'it was dropped before the end');
-    assert.ok(contiguous(slow.frames), 'what it got has no gap');
-    assert.equal(slow.frames[slow.frames.length - 1]?.seq ?? 0, last);
-
-    const again = watch(serve, name, { afterSeq: last });
-    await waitFor(() => ended(again), 'the rejoined watcher to catch up', 60_000);
-    assert.deepEqual(
-      [...slow.frames, ...again.frames],
-      all,
-      'rejoining from the last seq: complete, no repeat',
-    );
-    fast.ws.close();
-    again.ws.close();
+      const again = watch(serve, name, { afterSeq: last });
+      try {
+        await waitFor(
+          () => again.frames.length >= all.length - last,
+          'the rejoined watcher to catch up',
+          60_000,
+        );
+        assert.deepEqual(
+          [...slow.frames, ...again.frames],
+          all,
+          'rejoining from the last seq: complete, no repeat',
+        );
+      } finally {
+        again.ws.close();
+      }
+    } finally {
+      fast.ws.close();
+      slow.ws.close();
+      runner.ws.close();
+      await serve.api('DELETE', `${S}/${name}`);
+    }
   });
 });
 
