@@ -32,7 +32,12 @@ export class LeanWatcher {
   constructor(
     url: string,
     token: string,
-    opts: { keep?: boolean; onSeq?: (seq: number, ns: bigint) => void } = {},
+    opts: {
+      keep?: boolean;
+      onSeq?: (seq: number, ns: bigint) => void;
+      /** Control frames (no seq: pong, error, catchup.queued), raw. */
+      onNotice?: (raw: string) => void;
+    } = {},
   ) {
     this.ws = new WebSocket(url, {
       headers: { authorization: `Bearer ${token}` },
@@ -42,7 +47,7 @@ export class LeanWatcher {
       const ns = process.hrtime.bigint();
       const raw = data.toString();
       const seq = seqOf(raw);
-      if (seq === undefined) return; // a notice (pong, error), not history
+      if (seq === undefined) return opts.onNotice?.(raw); // a notice, not history
       if (seq !== this.lastSeq + 1) this.outOfOrder++;
       this.lastSeq = seq;
       this.count++;

@@ -3,7 +3,7 @@
  * scripted model with real parts (the real CLI, runner, serve, SQLite, sockets on loopback).
  * Prints a table and writes bench/results/latest.json (method and goals: docs/benchmarks.md).
  *
- *   node dist/bench/main.js [--quick] [--only overhead,relay,fanout,replay,concurrency]
+ *   node dist/bench/main.js [--quick] [--only overhead,relay,fanout,replay,catchup,concurrency]
  *
  * --quick (or BENCH_QUICK=1) runs every benchmark small, to check that it works, and writes
  * bench/results/quick.json instead: its figures are not the published ones.
@@ -12,6 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { catchUpStorm } from './catch-up-storm.js';
 import { concurrency } from './concurrency.js';
 import { fanout } from './fanout.js';
 import { startModel, workdir, type BenchContext } from './fixtures.js';
@@ -39,6 +40,9 @@ const GOALS: Goal[] = [
   { key: 'fanout_frames_per_s', unit: '/s', goal: '≥ 50,000', ok: (v) => v >= 50_000 },
   { key: 'fanout_lost', unit: '', goal: '0', ok: (v) => v === 0 },
   { key: 'replay_100k_ms', unit: 'ms', goal: '≤ 1,000', ok: (v) => v <= 1_000 },
+  { key: 'catchup_storm_ack_p99_ms', unit: 'ms', goal: '≤ 50', ok: (v) => v <= 50 },
+  { key: 'catchup_storm_health_p99_ms', unit: 'ms', goal: '≤ 100', ok: (v) => v <= 100 },
+  { key: 'catchup_storm_lost', unit: '', goal: '0', ok: (v) => v === 0 },
   { key: 'concurrent_sessions_completed', unit: '', goal: '16', ok: (v) => v === 16 },
   { key: 'runner_rss_mb', unit: 'MiB', goal: '≤ 80', ok: (v) => v <= 80 },
   { key: 'cold_start_ms', unit: 'ms', goal: '≤ 300', ok: (v) => v <= 300 },
@@ -66,6 +70,15 @@ function benches(quick: boolean): Bench[] {
     {
       name: 'replay',
       run: (ctx) => replay(ctx, { frames: quick ? 10_000 : 100_000, frameBytes: 200 }),
+    },
+    {
+      name: 'catchup',
+      run: (ctx) =>
+        catchUpStorm(ctx, {
+          watchers: quick ? 50 : 200,
+          frames: quick ? 2_000 : 100_000,
+          frameBytes: 200,
+        }),
     },
     { name: 'concurrency', run: (ctx) => concurrency(ctx, { sessions: quick ? 4 : 16 }) },
   ];

@@ -1,7 +1,7 @@
 // `npm run bench` is not part of the tests (its figures are measurements, not assertions), but
 // it must keep working: this runs it in quick mode, as a child process with every part real, and
 // checks that each published key is a number and that what is about correctness, not speed, holds
-// (no frame lost in the fan-out, every concurrent session completed).
+// (no frame lost in the fan-out or the catch-up storm, every concurrent session completed).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
@@ -18,6 +18,9 @@ const KEYS = [
   'fanout_frames_per_s',
   'fanout_lost',
   'replay_100k_ms',
+  'catchup_storm_ack_p99_ms',
+  'catchup_storm_health_p99_ms',
+  'catchup_storm_lost',
   'concurrent_sessions_completed',
   'runner_rss_mb',
   'cold_start_ms',
@@ -40,6 +43,7 @@ test('npm run bench -- --quick: every key measured, nothing lost, every session 
   assert.equal(result.errors, undefined, JSON.stringify(result.errors));
   for (const k of KEYS) assert.equal(typeof result[k], 'number', `${k} is measured`);
   assert.equal(result.fanout_lost, 0, 'no frame lost in the fan-out');
+  assert.equal(result.catchup_storm_lost, 0, 'every watcher of the catch-up storm got everything');
   assert.equal(result.concurrent_sessions_completed, 4, 'every concurrent session completed');
   const machine = result.machine as { cores?: unknown; node?: unknown };
   assert.equal(typeof machine.cores, 'number');
