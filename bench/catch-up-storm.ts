@@ -29,7 +29,7 @@ import { max, median, nsToMs, percentile } from './stats.js';
 
 const WATCHERS_MAIN = fileURLToPath(new URL('./storm-watchers.js', import.meta.url));
 /** Pause between two bursts of the runner, and between two `/health` calls. */
-const BURST_EVERY_MS = 100;
+const BURST_EVERY_MS = 250;
 const HEALTH_EVERY_MS = 20;
 
 export interface CatchUpStormResult {
