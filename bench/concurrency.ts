@@ -3,7 +3,7 @@
  * each started by the local executor as a real runner with its real CLI against the scripted
  * model (the shipped five-step tool loop), counted when every one has ended.
  */
-import { createSession, getSession, TERMINAL, waitFor } from '../test/control-plane/helpers.js';
+import { createSession, getSession, TERMINAL, waitFor } from '../src/testing/session-api.js';
 import { serveEnv, startBenchServe, type BenchContext } from './fixtures.js';
 import { promptFor, SHORT } from './scenarios.js';
 import { nsToMs } from './stats.js';

@@ -9,7 +9,7 @@
  */
 import type { ServeHandle } from '../src/testing/serve-process.js';
 import { LeanWatcher, RunnerPlayer, textFrame } from './clients.js';
-import { PROJECT } from '../test/control-plane/helpers.js';
+import { PROJECT } from '../src/testing/session-api.js';
 import {
   deleteSession,
   heldRun,

@@ -17,12 +17,12 @@ import {
 } from '../src/testing/serve-process.js';
 import type { Scenario } from '../src/testing/scripted-model/index.js';
 import {
+  contractRunner,
   createSession,
-  fakeRunner,
   PROJECT,
   readWorkspaceJson,
   waitFor,
-} from '../test/control-plane/helpers.js';
+} from '../src/testing/session-api.js';
 
 export const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 export const API_KEY = 'sk-ant-api03-bench-key-0123456789abcdef';
@@ -189,7 +189,7 @@ export async function startBenchServe(
 ): Promise<ServeHandle> {
   const { idle, ...rest } = opts;
   return startServe({
-    ...(idle ? { runnerCommand: fakeRunner() } : {}),
+    ...(idle ? { runnerCommand: contractRunner() } : {}),
     graceMs: 5_000,
     maxConcurrent: 32,
     ...rest,

@@ -1,16 +1,20 @@
 /** Shared helpers of the control-plane tests (not a test file itself). */
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import type { ServeHandle } from '../../src/testing/serve-process.js';
+import { getSession, PROJECT, waitFor, type SessionJson } from '../../src/testing/session-api.js';
 
-export const PROJECT = 'demo';
-
-/** argv of the contract-speaking fake runner (see fixtures/fake-runner.ts). */
-export function fakeRunner(): string[] {
-  return [process.execPath, fileURLToPath(new URL('./fixtures/fake-runner.js', import.meta.url))];
-}
+export {
+  contractRunner as fakeRunner,
+  createSession,
+  getSession,
+  PROJECT,
+  readWorkspaceJson,
+  TERMINAL,
+  waitFor,
+  type SessionJson,
+} from '../../src/testing/session-api.js';
 
 /** Our real runner, when it has been built. */
 export function realRunnerBuilt(): boolean {
@@ -21,55 +25,6 @@ export function realRunnerBuilt(): boolean {
     return false;
   }
 }
-
-export async function waitFor<T>(
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  what: string,
-  timeoutMs = 20_000,
-  intervalMs = 25,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
-
-export interface SessionJson {
-  metadata: {
-    name: string;
-    namespace: string;
-    annotations: Record<string, string>;
-    labels: Record<string, string>;
-  };
-  spec: Record<string, unknown> & { environmentVariables?: Record<string, string> };
-  status: {
-    phase: string;
-    message?: string;
-    exitCode?: number | null;
-    run: number;
-    result?: string | null;
-  } & Record<string, unknown>;
-}
-
-export async function createSession(
-  serve: ServeHandle,
-  body: Record<string, unknown>,
-): Promise<SessionJson> {
-  const res = await serve.api('POST', `/projects/${PROJECT}/agentic-sessions`, body);
-  if (res.status !== 201) throw new Error(`create answered ${res.status}: ${res.text}`);
-  return res.json as SessionJson;
-}
-
-export async function getSession(serve: ServeHandle, name: string): Promise<SessionJson> {
-  const res = await serve.api('GET', `/projects/${PROJECT}/agentic-sessions/${name}`);
-  if (res.status !== 200) throw new Error(`get answered ${res.status}: ${res.text}`);
-  return res.json as SessionJson;
-}
-
-export const TERMINAL = ['Completed', 'Failed', 'Stopped', 'Error'];
 
 export function waitForPhase(
   serve: ServeHandle,
@@ -166,10 +121,6 @@ export function watch(
     ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
   );
   return { ws, frames, notices, opened, closed, send: (cmd) => ws.send(JSON.stringify(cmd)) };
-}
-
-export function readWorkspaceJson(serve: ServeHandle, name: string, file: string): unknown {
-  return JSON.parse(readFileSync(path.join(serve.dataDir, 'workspaces', name, file), 'utf8'));
 }
 
 /** Asserts that seqs are 1…n with no gap and no repeat (or start after `after`). */
