@@ -11,7 +11,8 @@
  *                 │  ▲                  ending: end_session, or a one-shot run's last turn
  *                 ▼  │                  stopping: SIGTERM, SIGINT, the session timeout
  *               changing                finishing: results, final frames, final status
- *   … ──► ending ──► stopping ──► finishing ──► done
+ *
+ *   (any of those) ──► ending ──► stopping ──► finishing ──► done   (each step may be skipped)
  *
  * Ordering rules that keep the stream honest:
  * - `agent.running` is sent when a turn really starts, `agent.waiting` when an interactive session
@@ -33,8 +34,8 @@ import { SDK_SESSION_ANNOTATION, type Phase, type StatusUpdate } from '../protoc
 import type { PreparedWorkspace, WorkspaceChange, WorkspaceManager } from '../workspace/types.js';
 import type { BackendClient } from './backend-client.js';
 import type { ClaudeSession, ClaudeSessionOptions } from './claude-session.js';
+import { FinalDelivery } from './final-delivery.js';
 import { MessageMapper, resultSummary } from './message-mapper.js';
-import { OutboxFile } from './outbox-file.js';
 import { summaryForStatus, waitForCaller, withSender } from './session-helpers.js';
 import { RunnerStateMachine, type RunnerState, type StopRequest } from './session-state.js';
 import type { RunnerSocket } from './socket-client.js';
@@ -59,11 +60,6 @@ async function loadSdkParts() {
 
 /** How long the CLI's session id annotation is retried while the control plane is unreachable. */
 const ANNOTATION_RETRY_MS = 120_000;
-
-/** Resolves at `deadline` (epoch ms), without holding the process open. */
-function sleepUntil(deadline: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref());
-}
 
 export const EXIT_CODES = {
   completed: 0,
@@ -108,8 +104,8 @@ export class SessionRunner {
   private changeChain: Promise<void> = Promise.resolve();
   /** The last annotation of the CLI's session id, while it is being delivered. */
   private annotated: Promise<void> = Promise.resolve();
-  /** Aborts the final delivery (its bound, or the grace period after a signal). */
-  private finalCutoff: AbortController | null = null;
+  /** The final frames and status being handed over (a stop then cuts it short). */
+  private finalDelivery: FinalDelivery | null = null;
   /** Ends what the sessions tools are doing (a wait) when the run ends. */
   private readonly toolsAbort = new AbortController();
   private readonly log: Logger;
@@ -179,9 +175,7 @@ export class SessionRunner {
         { name: 'finishing', stop: request },
         `stop while finishing: ${request.message}`,
       );
-      const cutoff = this.finalCutoff;
-      if (cutoff)
-        setTimeout(() => cutoff.abort(), this.deps.config.runtime.shutdownGraceMs).unref();
+      this.finalDelivery?.cutShort();
       return;
     }
     if (!this.transition({ name: 'stopping', stop: request }, request.message)) return;
@@ -318,60 +312,17 @@ export class SessionRunner {
         : outcome.message,
       ...(outcome.result ? summaryForStatus(outcome.result) : {}),
     };
-    await this.deliverFinal(status);
-    return outcome;
-  }
-
-  /**
-   * Hands the last frames and the final status to the control plane, in that order: the status
-   * goes once every frame before it is acknowledged, so the phase change is recorded after them.
-   * Both are saved to the outbox file first, so whatever ends the wait (the bound, SIGTERM, a
-   * kill) they are left for the control plane to pick up; the file goes once both are confirmed.
-   */
-  private async deliverFinal(status: StatusUpdate): Promise<void> {
-    const { config, backend, socket } = this.deps;
-    const grace = Math.max(config.runtime.shutdownGraceMs, 3_000);
-    // After SIGTERM only the grace period is ours; else the generous bound.
-    const bound = this.machine.stopRequest()
-      ? Math.min(grace, config.runtime.finalDeliveryTimeoutMs)
-      : config.runtime.finalDeliveryTimeoutMs;
-    const cutoff = new AbortController();
-    this.finalCutoff = cutoff;
-    const timer = setTimeout(() => cutoff.abort(), bound);
-    timer.unref();
-    const outbox = backend.enabled
-      ? new OutboxFile(
-          config.workspace.stateDir,
-          config.session.name,
-          config.session.run ?? 1,
-          this.log,
-        )
-      : null;
-    await outbox?.save(socket.unconfirmed(), socket.lastSeq, backend.statusBody(status));
+    const delivery = new FinalDelivery(this.deps, this.log);
+    this.finalDelivery = delivery;
     try {
-      // An annotation still being retried gets half of the grace period; the status comes first.
-      await Promise.race([this.annotated, sleepUntil(Date.now() + grace / 2)]);
-      const flushed = await socket.flush(bound, cutoff.signal);
-      let delivered = false;
-      if (flushed) {
-        delivered = await backend.putStatusReliably(status, Date.now() + bound, cutoff.signal);
-      } else if (!this.machine.stopRequest()) {
-        // The socket never came back within the bound: the status may still land on its own (the
-        // control plane then records the phase change once it has the run's last frame).
-        this.log.warn(`${socket.pendingFrames} frame(s) not confirmed by the backend`);
-        delivered = await backend.putStatusReliably(status, Date.now() + grace);
-      }
-      if (flushed && delivered) await outbox?.remove();
-      else if (outbox)
-        this.log.warn(
-          `${flushed ? 'the final status was' : `${socket.pendingFrames} frame(s) and the final status were`} not confirmed before exit: left in ${outbox.path} for the control plane`,
-        );
-      else if (!flushed)
-        this.log.warn(`${socket.pendingFrames} frame(s) not confirmed by the backend before exit`);
+      await delivery.deliver(status, {
+        stopped: () => this.machine.stopRequest() !== null,
+        annotated: this.annotated,
+      });
     } finally {
-      clearTimeout(timer);
-      this.finalCutoff = null;
+      this.finalDelivery = null;
     }
+    return outcome;
   }
 
   // --- the conversation ------------------------------------------------------------------
