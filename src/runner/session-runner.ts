@@ -156,7 +156,7 @@ export class SessionRunner {
     }
     const stop = this.machine.stopRequest();
     if (stop) outcome = { ...stop, ...(this.lastResult ? { result: this.lastResult } : {}) };
-    this.transition({ name: 'finishing', stop }, outcome.message);
+    this.transition({ name: 'finishing', stop }, `outcome ${outcome.phase}`);
     await statusRunning;
     try {
       return await this.finish(outcome);
