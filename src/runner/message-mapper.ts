@@ -45,6 +45,8 @@ export class MessageMapper {
   private readonly subAgentNames = new Map<string, string>();
   /** tool_use id -> the agent that made the call. */
   private readonly callers = new Map<string, string>();
+  /** Told each time a tool call's caller becomes known (a sessions tool may be waiting for it). */
+  private readonly callerListeners = new Set<(toolUseId: string, agent: string) => void>();
   private initSession: string | undefined;
 
   constructor(private readonly redactor: Redactor) {}
@@ -81,8 +83,16 @@ export class MessageMapper {
     return this.callers.get(toolUseId);
   }
 
+  /** Calls `listener` whenever a tool call's caller becomes known; returns the unsubscribe. */
+  onCallerKnown(listener: (toolUseId: string, agent: string) => void): () => void {
+    this.callerListeners.add(listener);
+    return () => this.callerListeners.delete(listener);
+  }
+
   private rememberCaller(id: string, parent: string | null): void {
-    this.callers.set(id, parent ? (this.subAgentNames.get(parent) ?? 'sub-agent') : MAIN_AGENT);
+    const agent = parent ? (this.subAgentNames.get(parent) ?? 'sub-agent') : MAIN_AGENT;
+    this.callers.set(id, agent);
+    for (const listener of [...this.callerListeners]) listener(id, agent);
     if (this.callers.size > MAX_REMEMBERED_CALLERS) {
       const oldest = this.callers.keys().next().value;
       if (oldest !== undefined) this.callers.delete(oldest);

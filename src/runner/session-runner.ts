@@ -3,6 +3,17 @@
  * (one turn per user message, never two at once), maps every SDK message to frames the moment it
  * arrives, handles the backend's commands, and finishes with a final status and an exit code.
  *
+ * Its life cycle is the state machine of session-state.ts; every change goes through
+ * `transition`, and every wait (for the turn's end, for the stop, for the start) is a wait for a
+ * transition, never a poll:
+ *
+ *   starting ──► idle ◄──► turn         changing: a workspace change between turns
+ *                 │  ▲                  ending: end_session, or a one-shot run's last turn
+ *                 ▼  │                  stopping: SIGTERM, SIGINT, the session timeout
+ *               changing                finishing: results, final frames, final status
+ *
+ *   (any of those) ──► ending ──► stopping ──► finishing ──► done   (each step may be skipped)
+ *
  * Ordering rules that keep the stream honest:
  * - `agent.running` is sent when a turn really starts, `agent.waiting` when an interactive session
  *   is idle; user messages that arrive during a turn wait in our own queue and start the next one.
@@ -16,15 +27,17 @@ import { describeError, UserError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Redactor } from '../observability/redact.js';
 import type { Tracer } from '../observability/tracing.js';
-import { MAIN_AGENT, toSdkAgents } from '../protocol/agents.js';
-import { userMessageText, type BackendCommand } from '../protocol/commands.js';
+import { toSdkAgents } from '../protocol/agents.js';
+import type { BackendCommand } from '../protocol/commands.js';
 import type { FrameDraft, ResultSummary } from '../protocol/frames.js';
 import { SDK_SESSION_ANNOTATION, type Phase, type StatusUpdate } from '../protocol/status.js';
 import type { PreparedWorkspace, WorkspaceChange, WorkspaceManager } from '../workspace/types.js';
 import type { BackendClient } from './backend-client.js';
 import type { ClaudeSession, ClaudeSessionOptions } from './claude-session.js';
+import { FinalDelivery } from './final-delivery.js';
 import { MessageMapper, resultSummary } from './message-mapper.js';
-import { OutboxFile } from './outbox-file.js';
+import { summaryForStatus, waitForCaller, withSender } from './session-helpers.js';
+import { RunnerStateMachine, type RunnerState, type StopRequest } from './session-state.js';
 import type { RunnerSocket } from './socket-client.js';
 
 /** How long a sessions tool waits for its own call to be mapped (to name the calling agent). */
@@ -47,14 +60,6 @@ async function loadSdkParts() {
 
 /** How long the CLI's session id annotation is retried while the control plane is unreachable. */
 const ANNOTATION_RETRY_MS = 120_000;
-
-/** Resolves at `deadline` (epoch ms), without holding the process open. */
-function sleepUntil(deadline: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref());
-}
-
-/** The status `result` field is cut to this many characters (the full text is on the socket). */
-export const MAX_STATUS_RESULT_CHARS = 16 * 1024;
 
 export const EXIT_CODES = {
   completed: 0,
@@ -82,34 +87,25 @@ export interface SessionRunnerDeps {
   tracer: Tracer;
 }
 
-type StopRequest = { phase: 'Failed' | 'Stopped'; message: string; exitCode: number };
+export type { StopRequest } from './session-state.js';
 
 export class SessionRunner {
   private session: ClaudeSession | null = null;
   private sdk: Awaited<ReturnType<typeof loadSdkParts>> | null = null;
   private prepared: PreparedWorkspace | null = null;
   private readonly mapper: MessageMapper;
-  private busy = false;
+  private readonly machine: RunnerStateMachine;
+  /** User messages waiting for the next turn (they came during a turn, a change or the start). */
   private readonly pending: string[] = [];
   private turn = 0;
   private lastResult: ResultSummary | undefined;
   private sdkSessionId: string | undefined;
-  private ending = false;
-  private stopRequest: StopRequest | null = null;
-  private stopSignal!: () => void;
-  private readonly stopped = new Promise<void>((r) => (this.stopSignal = r));
+  /** Workspace changes, applied one after the other. */
   private changeChain: Promise<void> = Promise.resolve();
   /** The last annotation of the CLI's session id, while it is being delivered. */
   private annotated: Promise<void> = Promise.resolve();
-  /**
-   * Resolved once the first conversation has started (or the run ends before it does): a
-   * workspace change that arrives while the runner is still starting waits for it.
-   */
-  private markStarted!: () => void;
-  private readonly started = new Promise<void>((r) => (this.markStarted = r));
-  private restarting = false;
-  /** Aborts the final delivery (its bound, or the grace period after a signal). */
-  private finishing: AbortController | null = null;
+  /** The final frames and status being handed over (a stop then cuts it short). */
+  private finalDelivery: FinalDelivery | null = null;
   /** Ends what the sessions tools are doing (a wait) when the run ends. */
   private readonly toolsAbort = new AbortController();
   private readonly log: Logger;
@@ -117,6 +113,11 @@ export class SessionRunner {
   constructor(private readonly deps: SessionRunnerDeps) {
     this.mapper = new MessageMapper(deps.redactor);
     this.log = deps.logger.child('session');
+    this.machine = new RunnerStateMachine(this.log);
+  }
+
+  private transition(to: RunnerState, why: string): boolean {
+    return this.machine.transition(to, why);
   }
 
   // --- lifecycle -----------------------------------------------------------------------------
@@ -153,23 +154,32 @@ export class SessionRunner {
       this.toolsAbort.abort();
       await this.session?.terminate(config.runtime.shutdownGraceMs);
     }
-    if (this.stopRequest)
-      outcome = { ...this.stopRequest, ...(this.lastResult ? { result: this.lastResult } : {}) };
+    const stop = this.machine.stopRequest();
+    if (stop) outcome = { ...stop, ...(this.lastResult ? { result: this.lastResult } : {}) };
+    this.transition({ name: 'finishing', stop }, `outcome ${outcome.phase}`);
     await statusRunning;
-    return this.finish(outcome);
+    try {
+      return await this.finish(outcome);
+    } finally {
+      this.transition({ name: 'done' }, 'final status handed over');
+    }
   }
 
   /** Ends the run from outside (signal, timeout): the CLI is stopped, the outcome is `request`. */
   stop(request: StopRequest): void {
-    // While the last frames and status are being handed over, a stop leaves the grace period.
-    if (this.finishing && !this.stopRequest) {
-      const cutoff = this.finishing;
-      setTimeout(() => cutoff.abort(), this.deps.config.runtime.shutdownGraceMs).unref();
+    const state = this.machine.state;
+    if (state.name === 'finishing') {
+      if (state.stop) return;
+      // While the last frames and status are being handed over, a stop leaves the grace period.
+      this.transition(
+        { name: 'finishing', stop: request },
+        `stop while finishing: ${request.message}`,
+      );
+      this.finalDelivery?.cutShort();
+      return;
     }
-    if (this.stopRequest) return;
-    this.stopRequest = request;
+    if (!this.transition({ name: 'stopping', stop: request }, request.message)) return;
     this.log.info(`stopping: ${request.message}`);
-    this.stopSignal();
     void this.session?.terminate(this.deps.config.runtime.shutdownGraceMs);
   }
 
@@ -179,17 +189,17 @@ export class SessionRunner {
     const resume = await this.resolveResume();
     await this.deps.socket.whenOpen(SDK_LOAD_WAIT_MS);
     this.sdk = await loadSdkParts();
-    if (this.stopRequest) throw new UserError('session', this.stopRequest.message);
+    const early = this.machine.stopRequest();
+    if (early) throw new UserError('session', early.message);
     // Commands that came while we started were acked (never sent again): act on them now.
-    if (this.ending) {
-      this.markStarted();
+    if (this.machine.is('ending'))
       return {
         phase: 'Completed',
         message: 'Session ended by the user before it started',
         exitCode: EXIT_CODES.completed,
       };
-    }
     this.startSession(this.prepared, resume);
+    this.transition({ name: 'idle' }, 'conversation started');
     if (config.session.prompt) this.submit(config.session.prompt);
     else {
       this.system('Chat ready', 'system', 'chat.ready');
@@ -197,18 +207,18 @@ export class SessionRunner {
       if (first !== undefined) this.submit(first);
       else this.deps.socket.send({ type: 'agent.waiting', payload: {} });
     }
-    this.markStarted();
+    const stopped = this.machine.until((s) => s.name === 'stopping');
     // A conversation may be replaced (workspace change); wait for the one that is current.
     for (;;) {
       const current = this.session!;
       await Promise.race([
         current.done.catch((e: unknown) => this.onConversationError(e, current)),
-        this.stopped,
+        stopped,
       ]);
-      const stop = this.pendingStop();
+      const stop = this.machine.stopRequest();
       if (stop) return { ...stop };
-      if (this.session === current && !this.restarting) break;
-      await this.changeChain;
+      if (this.session === current && !this.machine.is('changing')) break;
+      await this.machine.until((s) => s.name !== 'changing');
       if (this.session === current) break;
     }
     return this.conclude();
@@ -223,7 +233,7 @@ export class SessionRunner {
         message: this.withStderr('Claude Code ended without producing a result'),
         exitCode: EXIT_CODES.failed,
       };
-    if (config.session.interactive && this.ending)
+    if (config.session.interactive && this.machine.is('ending'))
       return {
         phase: 'Completed',
         message: 'Session ended by the user',
@@ -251,12 +261,8 @@ export class SessionRunner {
    */
   private onConversationError(e: unknown, session: ClaudeSession): void {
     if (this.lastResult?.is_error) return;
-    if (this.pendingStop()) return;
+    if (this.machine.stopRequest()) return;
     throw new Error(this.withStderr(`Claude Code failed: ${describeError(e)}`, session));
-  }
-
-  private pendingStop(): StopRequest | null {
-    return this.stopRequest;
   }
 
   private withStderr(message: string, session = this.session): string {
@@ -306,60 +312,17 @@ export class SessionRunner {
         : outcome.message,
       ...(outcome.result ? summaryForStatus(outcome.result) : {}),
     };
-    await this.deliverFinal(status);
-    return outcome;
-  }
-
-  /**
-   * Hands the last frames and the final status to the control plane, in that order: the status
-   * goes once every frame before it is acknowledged, so the phase change is recorded after them.
-   * Both are saved to the outbox file first, so whatever ends the wait (the bound, SIGTERM, a
-   * kill) they are left for the control plane to pick up; the file goes once both are confirmed.
-   */
-  private async deliverFinal(status: StatusUpdate): Promise<void> {
-    const { config, backend, socket } = this.deps;
-    const grace = Math.max(config.runtime.shutdownGraceMs, 3_000);
-    // After SIGTERM only the grace period is ours; else the generous bound.
-    const bound = this.stopRequest
-      ? Math.min(grace, config.runtime.finalDeliveryTimeoutMs)
-      : config.runtime.finalDeliveryTimeoutMs;
-    const cutoff = new AbortController();
-    this.finishing = cutoff;
-    const timer = setTimeout(() => cutoff.abort(), bound);
-    timer.unref();
-    const outbox = backend.enabled
-      ? new OutboxFile(
-          config.workspace.stateDir,
-          config.session.name,
-          config.session.run ?? 1,
-          this.log,
-        )
-      : null;
-    await outbox?.save(socket.unconfirmed(), socket.lastSeq, backend.statusBody(status));
+    const delivery = new FinalDelivery(this.deps, this.log);
+    this.finalDelivery = delivery;
     try {
-      // An annotation still being retried gets half of the grace period; the status comes first.
-      await Promise.race([this.annotated, sleepUntil(Date.now() + grace / 2)]);
-      const flushed = await socket.flush(bound, cutoff.signal);
-      let delivered = false;
-      if (flushed) {
-        delivered = await backend.putStatusReliably(status, Date.now() + bound, cutoff.signal);
-      } else if (!this.stopRequest) {
-        // The socket never came back within the bound: the status may still land on its own (the
-        // control plane then records the phase change once it has the run's last frame).
-        this.log.warn(`${socket.pendingFrames} frame(s) not confirmed by the backend`);
-        delivered = await backend.putStatusReliably(status, Date.now() + grace);
-      }
-      if (flushed && delivered) await outbox?.remove();
-      else if (outbox)
-        this.log.warn(
-          `${flushed ? 'the final status was' : `${socket.pendingFrames} frame(s) and the final status were`} not confirmed before exit: left in ${outbox.path} for the control plane`,
-        );
-      else if (!flushed)
-        this.log.warn(`${socket.pendingFrames} frame(s) not confirmed by the backend before exit`);
+      await delivery.deliver(status, {
+        stopped: () => this.machine.stopRequest() !== null,
+        annotated: this.annotated,
+      });
     } finally {
-      clearTimeout(timer);
-      this.finishing = null;
+      this.finalDelivery = null;
     }
+    return outcome;
   }
 
   // --- the conversation ------------------------------------------------------------------
@@ -403,15 +366,8 @@ export class SessionRunner {
   }
 
   /** The agent that made a tool call; its assistant message may still be on its way to us. */
-  private async callerOf(toolUseId: string | undefined): Promise<string> {
-    if (!toolUseId) return MAIN_AGENT;
-    const deadline = Date.now() + CALLER_WAIT_MS;
-    for (;;) {
-      const caller = this.mapper.callerOf(toolUseId);
-      if (caller) return caller;
-      if (Date.now() >= deadline || this.toolsAbort.signal.aborted) return MAIN_AGENT;
-      await new Promise((r) => setTimeout(r, 10));
-    }
+  private callerOf(toolUseId: string | undefined): Promise<string> {
+    return waitForCaller(this.mapper, toolUseId, CALLER_WAIT_MS, this.toolsAbort.signal);
   }
 
   private async resolveResume(): Promise<string | undefined> {
@@ -437,23 +393,19 @@ export class SessionRunner {
     return undefined;
   }
 
-  /** Starts a turn now if idle, else queues it behind the running one. */
+  /** Starts a turn now if idle, else queues it (behind the running turn, the change, the start). */
   private submit(text: string): void {
-    if (this.busy || this.restarting) {
-      this.pending.push(text);
-      return;
-    }
     const session = this.session;
-    if (!session) {
+    if (!this.machine.is('idle') || !session) {
       this.pending.push(text);
       return;
     }
-    this.busy = true;
     this.turn++;
+    this.transition({ name: 'turn' }, `turn ${this.turn}`);
     this.deps.tracer.startTurn({ text: this.deps.redactor.redact(text), turn: this.turn });
     this.deps.socket.send({ type: 'agent.running', payload: {} });
     if (!session.send(text)) {
-      this.busy = false;
+      this.transition({ name: 'idle' }, 'the conversation is closed');
       this.system('The conversation is closed; message not delivered', 'warn');
     }
   }
@@ -481,18 +433,24 @@ export class SessionRunner {
 
   private onTurnEnd(result: ResultSummary): void {
     this.lastResult = result;
-    this.busy = false;
     void this.deps.tracer.flush();
-    if (this.ending || this.stopRequest || this.restarting) return;
+    // Ending, stopping, changing: the result is kept, no next turn starts.
+    if (this.machine.is('turn')) this.transition({ name: 'idle' }, `turn ${this.turn} ended`);
+    else if (!this.machine.is('idle')) return;
+    this.nextTurnOrWait();
+  }
+
+  /** In `idle`: the next queued message starts a turn, else the session waits (or ends). */
+  private nextTurnOrWait(): void {
     const next = this.pending.shift();
     if (next !== undefined) return this.submit(next);
     if (this.deps.config.session.interactive)
       this.deps.socket.send({ type: 'agent.waiting', payload: {} });
-    else this.endConversation();
+    else this.endConversation('the one-shot turn ended');
   }
 
-  private endConversation(): void {
-    this.ending = true;
+  private endConversation(why: string): void {
+    this.transition({ name: 'ending' }, why);
     this.session?.endInput();
   }
 
@@ -510,12 +468,12 @@ export class SessionRunner {
           );
           return;
         }
-        if (this.ending || this.stopRequest) return;
+        if (!this.machine.is('starting', 'idle', 'turn', 'changing')) return;
         this.submit(text);
         return;
       }
       case 'interrupt':
-        if (!this.busy) return;
+        if (!this.machine.is('turn')) return;
         this.pending.length = 0;
         this.system('Interrupted by the user', 'system', 'turn.interrupted');
         this.session
@@ -524,13 +482,14 @@ export class SessionRunner {
         return;
       case 'end_session':
       case 'terminate':
-      case 'stop':
-        if (this.ending) return;
+      case 'stop': {
+        if (!this.machine.is('starting', 'idle', 'turn', 'changing')) return;
         this.system('Ending the session', 'system', 'interactive.ended');
         this.pending.length = 0;
-        if (this.busy) this.session?.interrupt().catch(() => undefined);
-        this.endConversation();
+        if (this.machine.is('turn')) this.session?.interrupt().catch(() => undefined);
+        this.endConversation(`${cmd.type} from the backend`);
         return;
+      }
       case 'repo_added':
       case 'repo_removed':
       case 'workflow_change':
@@ -550,19 +509,20 @@ export class SessionRunner {
   private async applyChange(change: WorkspaceChange): Promise<void> {
     // A change acked while the runner was starting is applied once the first turn has begun
     // (then after it, like any change): never against a half-prepared workspace.
-    await Promise.race([this.started, this.stopped]);
-    if (this.ending || this.stopRequest) return;
+    await this.machine.until((s) => s.name !== 'starting');
     await this.waitIdle();
-    this.restarting = true;
+    // Ended, stopped or finished meanwhile: there is no conversation left to change.
+    if (!this.transition({ name: 'changing' }, change.type)) return;
     try {
       const applied = await this.deps.workspace.apply(change);
       this.system(applied.summary, 'info', `workspace.${change.type}`);
       const old = this.session;
       old?.endInput();
       await old?.done.catch(() => undefined);
+      if (!this.machine.is('changing')) return;
       this.prepared = applied;
       this.startSession(applied, this.sdkSessionId);
-      this.restarting = false;
+      this.transition({ name: 'idle' }, `${change.type} applied`);
       if (applied.startupPrompt) this.submit(applied.startupPrompt);
       else {
         const next = this.pending.shift();
@@ -571,17 +531,22 @@ export class SessionRunner {
           this.deps.socket.send({ type: 'agent.waiting', payload: {} });
       }
     } catch (e) {
-      this.restarting = false;
       this.system(
         `Could not apply ${change.type}: ${describeError(e)}`,
         'error',
         'workspace.change_failed',
       );
+      // The conversation before the change goes on; messages queued meanwhile are its next turns.
+      if (this.transition({ name: 'idle' }, `${change.type} failed`)) {
+        const next = this.pending.shift();
+        if (next !== undefined) this.submit(next);
+      }
     }
   }
 
+  /** Resolves once no turn is running: at once, or on the transition that ends the turn. */
   private async waitIdle(): Promise<void> {
-    while (this.busy && !this.stopRequest) await new Promise((r) => setTimeout(r, 50));
+    await this.machine.until((s) => s.name !== 'turn');
   }
 
   private system(
@@ -597,26 +562,4 @@ export class SessionRunner {
     this.deps.socket.send(frame);
     if (level === 'warn' || level === 'error') this.log[level](message);
   }
-}
-
-/**
- * A message from another session starts with who sent it, so the agent knows whom it answers
- * (and can reply with send_message); a user's message is passed as it is.
- */
-function withSender(
-  cmd: Extract<BackendCommand, { type: 'user_message' | 'user.message' }>,
-): string {
-  const text = userMessageText(cmd);
-  const from = cmd.payload.from;
-  if (!from?.session) return text;
-  const agent = from.agent && from.agent !== MAIN_AGENT ? ` (its agent ${from.agent})` : '';
-  return `Message from session ${from.session}${agent}:\n\n${text}`;
-}
-
-function summaryForStatus(r: ResultSummary): StatusUpdate {
-  const result =
-    r.result && r.result.length > MAX_STATUS_RESULT_CHARS
-      ? `${r.result.slice(0, MAX_STATUS_RESULT_CHARS)}… [truncated]`
-      : r.result;
-  return { ...r, result };
 }

@@ -56,7 +56,8 @@ export interface RunnerSocketOptions {
   onCommand: (command: BackendCommand) => void;
 }
 
-type Flusher = { resolve: (ok: boolean) => void; timer: NodeJS.Timeout };
+/** A `flush()` waiting; `settle` ends its wait (and its timer and abort listener). */
+type Flusher = { settle: (ok: boolean) => void };
 
 export class RunnerSocket {
   private seq = 0;
@@ -73,7 +74,11 @@ export class RunnerSocket {
   private helloTimer: NodeJS.Timeout | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private keepaliveTimer: NodeJS.Timeout | null = null;
-  private pumpTimer: NodeJS.Timeout | null = null;
+  /** The connection the pump last wrote to, and how many of its frames are not written out. */
+  private writingOn: WebSocket | null = null;
+  private unwritten = 0;
+  /** The pump stopped at the high-water mark; the next completed write resumes it. */
+  private backedUp = false;
   private awaitingPong = false;
   private attempt = 0;
   private closing = false;
@@ -149,33 +154,30 @@ export class RunnerSocket {
    */
   flush(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     if (this.isFlushed()) return Promise.resolve(true);
-    const deadline = Date.now() + timeoutMs;
+    if (signal?.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
-      // Acks settle flushers as they arrive; the poll covers a backend without acks, whose
-      // frames count once the socket's own buffer has drained.
+      // Settled by the event that completes it (an ack; for a backend without acks, the write of
+      // the last frame to the socket), else by the bound or the signal.
       const f: Flusher = {
-        resolve,
-        timer: setInterval(() => {
-          if (this.isFlushed() || Date.now() >= deadline || signal?.aborted) {
-            clearInterval(f.timer);
-            this.flushers.delete(f);
-            resolve(this.isFlushed());
-          }
-        }, 20),
+        settle: (ok) => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', giveUp);
+          this.flushers.delete(f);
+          resolve(ok);
+        },
       };
+      const giveUp = () => f.settle(this.isFlushed());
+      const timer = setTimeout(giveUp, timeoutMs);
+      signal?.addEventListener('abort', giveUp, { once: true });
       this.flushers.add(f);
     });
   }
 
   async close(): Promise<void> {
     this.closing = true;
-    for (const t of [this.reconnectTimer, this.keepaliveTimer, this.helloTimer, this.pumpTimer])
+    for (const t of [this.reconnectTimer, this.keepaliveTimer, this.helloTimer])
       if (t) clearTimeout(t);
-    for (const f of this.flushers) {
-      clearInterval(f.timer);
-      f.resolve(this.isFlushed());
-    }
-    this.flushers.clear();
+    for (const f of [...this.flushers]) f.settle(this.isFlushed());
     for (const w of [...this.openWaiters]) w(false);
     const ws = this.ws;
     this.ws = null;
@@ -271,7 +273,7 @@ export class RunnerSocket {
     this.ws = null;
     this.open = false;
     this.awaitingHello = false;
-    for (const t of [this.keepaliveTimer, this.helloTimer, this.pumpTimer]) if (t) clearTimeout(t);
+    for (const t of [this.keepaliveTimer, this.helloTimer]) if (t) clearTimeout(t);
     if (this.closing) return;
     const delay = this.backoff();
     this.logFailure(`backend connection lost; reconnecting in ${delay} ms`);
@@ -370,24 +372,33 @@ export class RunnerSocket {
   private pump(): void {
     const ws = this.ws;
     if (!ws || !this.open || this.awaitingHello) return;
+    if (this.writingOn !== ws) {
+      this.writingOn = ws;
+      this.unwritten = 0;
+    }
+    this.backedUp = false;
     const now = Date.now();
     while (this.sendIdx < this.entries.length) {
       if (ws.bufferedAmount > HIGH_WATER_BYTES) {
-        // The kernel buffer is full: come back shortly instead of piling up in memory twice.
-        if (!this.pumpTimer) {
-          this.pumpTimer = setTimeout(() => {
-            this.pumpTimer = null;
-            this.pump();
-          }, 10);
-        }
+        // The kernel buffer is full: wait for it to drain instead of piling up in memory twice.
+        this.backedUp = true;
         return;
       }
       const e = this.entries[this.sendIdx++]!;
       e.sentAt = now;
-      ws.send(e.json);
+      this.unwritten++;
+      ws.send(e.json, () => this.onWritten(ws));
     }
     if (!this.ackSupported) this.trimUnacked(now);
     this.settleFlushers();
+  }
+
+  /** A frame was written out to `ws` (or failed with it): resume a pump, settle a flush. */
+  private onWritten(ws: WebSocket): void {
+    if (ws !== this.writingOn) return;
+    this.unwritten--;
+    if (this.backedUp && ws.bufferedAmount <= HIGH_WATER_BYTES) this.pump();
+    else this.settleFlushers();
   }
 
   /** Without acks we cannot know what arrived; keep only a short window for resending. */
@@ -422,15 +433,13 @@ export class RunnerSocket {
 
   private isFlushed(): boolean {
     if (this.ackSupported) return this.entries.length === 0;
-    return this.open && this.sendIdx >= this.entries.length && (this.ws?.bufferedAmount ?? 0) === 0;
+    // Without acks a frame counts once written out to the socket (its send callback).
+    const written = this.writingOn !== this.ws || this.unwritten === 0;
+    return this.open && this.sendIdx >= this.entries.length && written;
   }
 
   private settleFlushers(): void {
     if (!this.flushers.size || !this.isFlushed()) return;
-    for (const f of this.flushers) {
-      clearInterval(f.timer);
-      f.resolve(true);
-    }
-    this.flushers.clear();
+    for (const f of [...this.flushers]) f.settle(true);
   }
 }
