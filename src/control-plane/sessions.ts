@@ -59,8 +59,6 @@ export interface SessionLimits {
   maxSessionDepth: number;
 }
 
-export type { SendResult } from './delivery/commands.js';
-
 export class SessionService {
   constructor(private readonly o: SessionServiceOptions) {}
 

@@ -9,7 +9,8 @@
  * once after the frame that ends a run (the runner waits for that ack before it exits).
  *
  * The other way, a runner that announced `command-acks` confirms each command it has taken
- * (`command.ack {id}`, a control frame like `pong`); the hub then marks it delivered.
+ * (`command.ack {id}`, a control frame like `pong`); `onCommandAck` hands it to CommandDelivery
+ * (delivery/commands.ts), which marks it delivered.
  */
 import type { WebSocket } from 'ws';
 import type { Logger } from '../../observability/logger.js';
