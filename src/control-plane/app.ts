@@ -24,8 +24,9 @@ import { buildOpenApi } from './api/openapi.js';
 import { Router } from './api/router.js';
 import { buildRoutes } from './api/routes.js';
 import { Auth, loadUserToken, type LoadedUserToken } from './auth.js';
+import { CommandDelivery } from './delivery/commands.js';
 import { defaultRunnerCommand, LocalExecutor } from './executor/local.js';
-import { HistoryLog } from './hub/history.js';
+import { HistoryLog } from './hub/history-log.js';
 import { Hub } from './hub/hub.js';
 import { ControlPlaneRedactor } from './redaction.js';
 import { RunManager } from './runs.js';
@@ -60,10 +61,18 @@ export async function startControlPlane(
   const store = Store.open(path.join(config.dataDir, STORE_FILE));
   const auth = new Auth(token.token);
   const history = new HistoryLog(store, logger.child('history'));
+  // Commands to runners have one owner, which both the session service and the hub use.
+  const delivery = new CommandDelivery({
+    store,
+    history,
+    redactor,
+    logger: logger.child('delivery'),
+  });
   const hub = new Hub({
     store,
     auth,
     history,
+    delivery,
     redactor,
     logger: logger.child('hub'),
     maxFrameBytes: config.limits.maxFrameBytes,
@@ -86,6 +95,7 @@ export async function startControlPlane(
     auth,
     hub,
     history,
+    delivery,
     logger: logger.child('runs'),
     redactor,
     maxConcurrent: config.maxConcurrent,
@@ -98,8 +108,8 @@ export async function startControlPlane(
   const service = new SessionService({
     store,
     runs,
-    hub,
     history,
+    delivery,
     executor,
     redactor,
     logger: logger.child('sessions'),
@@ -108,7 +118,6 @@ export async function startControlPlane(
     historyPageSize: config.limits.historyPageSize,
     limits: config.sessionLimits,
   });
-  hub.setCommandSink(service);
   const version = packageVersion();
   let openapi: unknown;
   const routes = buildRoutes(service, {

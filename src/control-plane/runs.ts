@@ -18,7 +18,8 @@ import type { SessionStatus } from '../protocol/api.js';
 import type { Auth } from './auth.js';
 import { buildRunnerEnv } from './executor/env.js';
 import type { Executor, RunExit } from './executor/types.js';
-import type { HistoryLog } from './hub/history.js';
+import type { CommandDelivery } from './delivery/commands.js';
+import type { HistoryLog } from './hub/history-log.js';
 import { discardLeftovers, takeLeftovers } from './leftovers.js';
 import type { Hub } from './hub/hub.js';
 import { sessionRedactor, type ControlPlaneRedactor } from './redaction.js';
@@ -30,6 +31,8 @@ export interface RunManagerOptions {
   auth: Auth;
   hub: Hub;
   history: HistoryLog;
+  /** Drops the commands a run never received when it ends. */
+  delivery: CommandDelivery;
   logger: Logger;
   redactor: ControlPlaneRedactor;
   maxConcurrent: number;
@@ -375,7 +378,7 @@ export class RunManager {
     const before = this.o.store.sessions.get(name);
     if (before && r && before.currentRun === run) {
       this.o.hub.closeRunner(name);
-      const dropped = this.o.store.messages.discardQueued(name);
+      const dropped = this.o.delivery.discard(name);
       if (dropped)
         this.o.logger.warn('messages never delivered to the runner were dropped', {
           session: name,

@@ -23,13 +23,12 @@ import {
   type SessionResource,
 } from '../protocol/api.js';
 import { MAIN_AGENT, PARENT_SESSION_ANNOTATION } from '../protocol/agents.js';
-import { canonicalCommand, parseCommand, type BackendCommand } from '../protocol/commands.js';
-import { CONTROL_CHARS, CONTROL_CHARS_MESSAGE } from '../protocol/api.js';
+import { commandFromValue } from '../protocol/commands.js';
 import { TERMINAL_PHASES, type Phase, type StatusUpdate } from '../protocol/status.js';
 import type { Principal } from './auth.js';
+import { refuseControlChars, type CommandDelivery, type SendResult } from './delivery/commands.js';
 import type { Executor } from './executor/types.js';
-import type { HistoryLog } from './hub/history.js';
-import type { CommandSink, Hub } from './hub/hub.js';
+import type { HistoryLog } from './hub/history-log.js';
 import { newSessionName } from './ids.js';
 import { mergePatch } from './merge-patch.js';
 import { redactEnvironment, sessionRedactor, type ControlPlaneRedactor } from './redaction.js';
@@ -40,8 +39,9 @@ import { ValidationError, zodIssuesToError } from './validation.js';
 export interface SessionServiceOptions {
   store: Store;
   runs: RunManager;
-  hub: Hub;
   history: HistoryLog;
+  /** Queues and delivers commands to the runner; the hub hands it watchers' commands. */
+  delivery: CommandDelivery;
   executor: Executor;
   redactor: ControlPlaneRedactor;
   logger: Logger;
@@ -59,14 +59,7 @@ export interface SessionLimits {
   maxSessionDepth: number;
 }
 
-export interface SendResult {
-  id: number;
-  type: string;
-  delivered: boolean;
-  seq?: number;
-}
-
-export class SessionService implements CommandSink {
+export class SessionService {
   constructor(private readonly o: SessionServiceOptions) {}
 
   /** `creator`: the principal that asks; a runner's session becomes the child's parent. */
@@ -321,7 +314,8 @@ export class SessionService implements CommandSink {
     const target = this.must(project, name);
     const { type, ...payload } = body;
     refuseControlChars(payload);
-    const parsed = parseCommand(JSON.stringify({ type: type ?? 'user_message', payload }));
+    // The body is already JSON-parsed (and depth-bounded) by the API: validated here, not reparsed.
+    const parsed = commandFromValue({ type: type ?? 'user_message', payload });
     if (!parsed.ok) {
       // The body is the payload's fields: name them as the caller wrote them ("name", not
       // "payload.name").
@@ -329,7 +323,7 @@ export class SessionService implements CommandSink {
       const fields = [...detail.matchAll(/(?:^|; )([^:;]+):/g)].map((m) => m[1]!);
       throw new ValidationError([`invalid message: ${detail}`], fields);
     }
-    if (sender?.kind !== 'runner') return this.sendCommand(name, parsed.command, 'api');
+    if (sender?.kind !== 'runner') return this.o.delivery.submit(name, parsed.command, 'api');
     const command = parsed.command;
     if (command.type !== 'user_message' && command.type !== 'user.message')
       throw new RequestError(
@@ -344,7 +338,7 @@ export class SessionService implements CommandSink {
         `session ${name} is not interactive: it takes no messages (create it with interactive: true to talk to it)`,
       );
     const from = { session: sender.session, agent: agentLabel(command.payload.from?.agent) };
-    const result = this.sendCommand(
+    const result = this.o.delivery.submit(
       name,
       { ...command, payload: { ...command.payload, from } },
       'session',
@@ -366,49 +360,6 @@ export class SessionService implements CommandSink {
         }),
       });
     return result;
-  }
-
-  sendCommand(name: string, command: BackendCommand, via: string): SendResult {
-    const row = this.o.store.sessions.get(name);
-    if (!row) throw new RequestError(404, `session ${name} not found`);
-    if (command.type === 'ack' || command.type === 'ping')
-      throw new ValidationError([`type: ${command.type} is the control plane's own`], ['type']);
-    refuseControlChars(command.payload, 'payload');
-    // Strict in what we send: the form every runner understands (the original ignores
-    // `user.message`), so "delivered" means the runner can act on it.
-    command = canonicalCommand(command);
-    // A runner that has reported a terminal phase is about to exit: a message queued now would
-    // never be read, so it is refused rather than silently lost.
-    if (!this.o.runs.isActive(row) || TERMINAL_PHASES.has(row.phase))
-      throw new RequestError(
-        409,
-        `session ${name} is ${row.phase}: start it again (POST …/start) before sending messages`,
-      );
-    let seq: number | undefined;
-    let outgoing: BackendCommand = command;
-    if (command.type === 'user_message' || command.type === 'user.message') {
-      const content = command.payload.content ?? command.payload.text ?? '';
-      const from = command.payload.from ?? { user: row.spec.userContext?.userId ?? 'user' };
-      outgoing = { ...command, payload: { ...command.payload, from } };
-      seq = this.o.history.append(name, row.currentRun, null, {
-        type: 'user_message',
-        payload: sessionRedactor(this.o.redactor, row.spec.environmentVariables).redactDeep({
-          content,
-          from,
-          via,
-          ...(command.payload.id ? { id: command.payload.id } : {}),
-        }),
-      });
-    }
-    const id = this.o.store.messages.enqueue(
-      name,
-      row.currentRun,
-      command.type,
-      JSON.stringify(outgoing),
-    );
-    const delivered = this.o.hub.runnerConnected(name);
-    this.o.hub.deliverQueued(name);
-    return { id, type: command.type, delivered, ...(seq !== undefined ? { seq } : {}) };
   }
 
   logs(project: string, name: string, run?: number, tail?: number): string {
@@ -450,22 +401,4 @@ export class SessionService implements CommandSink {
 /** The sender agent's name as a runner reports it: a plain name, else the main agent. */
 function agentLabel(agent: string | undefined): string {
   return agent && /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(agent) ? agent : MAIN_AGENT;
-}
-
-/**
- * Refuses a message whose text holds a NUL or another control character (tab, newline and CR
- * are fine), naming the field and never echoing the value. The walk is iterative; bodies are
- * depth-bounded anyway.
- */
-function refuseControlChars(value: unknown, prefix = ''): void {
-  const stack: [unknown, string][] = [[value, prefix]];
-  while (stack.length) {
-    const [v, where] = stack.pop()!;
-    if (typeof v === 'string') {
-      if (CONTROL_CHARS.test(v))
-        throw new ValidationError([`${where || '(body)'}: ${CONTROL_CHARS_MESSAGE}`], [where]);
-    } else if (Array.isArray(v)) v.forEach((x, i) => stack.push([x, `${where}[${i}]`]));
-    else if (v !== null && typeof v === 'object')
-      for (const [k, x] of Object.entries(v)) stack.push([x, where ? `${where}.${k}` : k]);
-  }
 }

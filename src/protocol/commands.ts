@@ -13,7 +13,7 @@
  * acked after a reconnect or its own restart, so each command is acted on exactly once.
  */
 import { z } from 'zod';
-import { parseJsonBounded } from './bounded-json.js';
+import { parseJsonBounded, type BoundedParse } from './bounded-json.js';
 
 const text = z.string().max(1_000_000);
 
@@ -153,13 +153,37 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
 
 export function parseCommand(raw: string): ParsedCommand {
   const json = parseJsonBounded(raw);
-  if (!json.ok)
-    return {
-      ok: false,
-      reason: 'not-json',
-      detail: json.reason === 'too-deep' ? `command ${json.detail}` : 'frame is not JSON',
-    };
-  const data = json.value;
+  if (!json.ok) return { ok: false, reason: 'not-json', detail: notJsonDetail(json) };
+  return commandFromValue(json.value);
+}
+
+/**
+ * A frame from the backend, parsed once (the runner's socket): its command and, when it carries
+ * one, its `deliveryId` (which the command schemas leave out).
+ */
+export function parseIncomingCommand(
+  raw: string,
+):
+  | Extract<ParsedCommand, { ok: false }>
+  | { ok: true; command: BackendCommand; deliveryId?: number } {
+  const json = parseJsonBounded(raw);
+  if (!json.ok) return { ok: false, reason: 'not-json', detail: notJsonDetail(json) };
+  const parsed = commandFromValue(json.value);
+  if (!parsed.ok) return parsed;
+  const deliveryId = deliveryIdOf(json.value);
+  return deliveryId === undefined ? parsed : { ...parsed, deliveryId };
+}
+
+/** Why a command frame that did not parse as JSON is refused (never quoting its text). */
+function notJsonDetail(failed: Extract<BoundedParse, { ok: false }>): string {
+  return failed.reason === 'too-deep' ? `command ${failed.detail}` : 'frame is not JSON';
+}
+
+/**
+ * Validates a command that is already parsed JSON (a request body, a frame parsed once for more
+ * than its command): the same answers as parseCommand, without serializing it again.
+ */
+export function commandFromValue(data: unknown): ParsedCommand {
   const type =
     typeof data === 'object' && data !== null ? (data as { type?: unknown }).type : undefined;
   const schema = typeof type === 'string' ? COMMAND_SCHEMAS[type] : undefined;

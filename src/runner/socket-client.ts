@@ -22,8 +22,7 @@ import type { Redactor } from '../observability/redact.js';
 import {
   CAPABILITY_COMMAND_ACKS,
   COMMAND_ACK,
-  deliveryIdOf,
-  parseCommand,
+  parseIncomingCommand,
   RUNNER_CAPABILITIES_HEADER,
   type BackendCommand,
 } from '../protocol/commands.js';
@@ -311,8 +310,9 @@ export class RunnerSocket {
 
   // --- incoming --------------------------------------------------------------------------
 
+  /** Each frame is parsed once: its command and its `deliveryId` come from the same parse. */
   private onMessage(raw: string): void {
-    const parsed = parseCommand(raw);
+    const parsed = parseIncomingCommand(raw);
     if (!parsed.ok) {
       this.log.warn(`ignored a message from the backend: ${parsed.detail}`);
       return;
@@ -325,7 +325,7 @@ export class RunnerSocket {
       );
       return;
     }
-    const id = deliveryIdOf(JSON.parse(raw));
+    const id = parsed.deliveryId;
     if (id === undefined) return this.opts.onCommand(cmd);
     if (this.delivered.has(id)) {
       this.log.debug(`command ${id} was delivered before: acked again, not repeated`);

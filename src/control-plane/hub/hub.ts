@@ -15,18 +15,17 @@ import type { Logger } from '../../observability/logger.js';
 import { sessionRedactor, type ControlPlaneRedactor } from '../redaction.js';
 import {
   CAPABILITY_COMMAND_ACKS,
-  canonicalCommand,
   CLIENT_COMMAND_TYPES,
   parseCommand,
   RUNNER_CAPABILITIES_HEADER,
-  type BackendCommand,
 } from '../../protocol/commands.js';
 import { NAME_PATTERN } from '../../protocol/api.js';
 import { requireSessionAccess, type Auth } from '../auth.js';
+import type { CommandDelivery } from '../delivery/commands.js';
 import type { Store } from '../store/index.js';
 import type { ResultSummary } from '../../protocol/frames.js';
 import { CatchUpGate } from './catch-up-gate.js';
-import type { HistoryLog } from './history.js';
+import type { HistoryLog } from './history-log.js';
 import { RunnerLink } from './runner-link.js';
 import { Watcher } from './watcher.js';
 
@@ -39,15 +38,12 @@ export const WS_PATH = /^\/api\/projects\/([^/]+)\/sessions\/([^/]+)\/ws$/;
 
 const WATCHER_COMMANDS: ReadonlySet<string> = new Set(CLIENT_COMMAND_TYPES);
 
-export interface CommandSink {
-  /** Queues a command for the session's runner (and records user messages); throws RequestError. */
-  sendCommand(session: string, command: BackendCommand, from: string): unknown;
-}
-
 export interface HubOptions {
   store: Store;
   auth: Auth;
   history: HistoryLog;
+  /** Owns commands to runners: the hub attaches runners to it and hands it watchers' commands. */
+  delivery: CommandDelivery;
   redactor: ControlPlaneRedactor;
   logger: Logger;
   maxFrameBytes: number;
@@ -64,7 +60,6 @@ export class Hub {
   private readonly alive = new WeakMap<WebSocket, boolean>();
   private readonly heartbeat: NodeJS.Timeout;
   private readonly catchUpGate: CatchUpGate;
-  private sink: CommandSink | undefined;
 
   constructor(private readonly opts: HubOptions) {
     this.wss = new WebSocketServer({
@@ -78,10 +73,6 @@ export class Hub {
     this.catchUpGate = new CatchUpGate(opts.maxCatchingUp, opts.logger.child('catch-up'));
     this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
     this.heartbeat.unref();
-  }
-
-  setCommandSink(sink: CommandSink): void {
-    this.sink = sink;
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -129,50 +120,11 @@ export class Hub {
     }
   }
 
-  runnerConnected(session: string): boolean {
-    return this.runners.get(session)?.open ?? false;
-  }
-
-  /**
-   * Sends the run's queued commands to its runner, if connected. A runner that acks commands gets
-   * each with its `deliveryId` and it stays queued until acked, so a reconnect or a restart of
-   * serve sends it again and the runner drops the repeat: exactly once. A runner without acks
-   * gets each once written to its socket (at most once: a connection lost mid-way can lose it).
-   */
-  deliverQueued(session: string): void {
-    const link = this.runners.get(session);
-    if (!link?.open) return;
-    for (const m of this.opts.store.messages.queued(session, link.run)) {
-      if (link.inFlight.has(m.id)) continue;
-      link.inFlight.add(m.id);
-      const command = canonicalJson(m.command);
-      if (link.commandAcks) {
-        const json = JSON.stringify({ ...(JSON.parse(command) as object), deliveryId: m.id });
-        link.send(json, (err) => {
-          if (err) link.inFlight.delete(m.id); // stays queued: sent again on the next connection
-        });
-        continue;
-      }
-      link.send(command, (err) => {
-        link.inFlight.delete(m.id);
-        if (err) return; // stays queued: delivered on the next connection
-        this.markDelivered(session, m.id);
-      });
-    }
-  }
-
-  private markDelivered(session: string, id: number): void {
-    try {
-      this.opts.store.messages.markDelivered(id, session);
-    } catch {
-      /* the session was deleted meanwhile */
-    }
-  }
-
   closeRunner(session: string, code = CLOSE_RUN_ENDED, reason = 'run ended'): void {
     const link = this.runners.get(session);
     if (!link) return;
     this.runners.delete(session);
+    this.opts.delivery.detach(session, link);
     link.close(code, reason);
   }
 
@@ -220,10 +172,7 @@ export class Hub {
       commandAcks,
     );
     link.onResult = (summary) => this.fillSummary(session, run, summary);
-    link.onCommandAck = (id) => {
-      link.inFlight.delete(id);
-      this.markDelivered(session, id);
-    };
+    link.onCommandAck = (id) => this.opts.delivery.ack(session, link, id);
     this.runners.set(session, link);
     this.opts.logger.info('runner connected', { session, run, resumeAfter: lastSeq });
     ws.on('message', (data: RawData, isBinary: boolean) => {
@@ -237,13 +186,14 @@ export class Hub {
     ws.on('close', () => {
       link.dispose();
       if (this.runners.get(session) === link) this.runners.delete(session);
+      this.opts.delivery.detach(session, link);
       this.opts.logger.info('runner disconnected', { session, run });
     });
     ws.on('error', (e) =>
       this.opts.logger.debug('runner socket error', { session, error: e.message }),
     );
-    link.greet();
-    this.deliverQueued(session);
+    link.greet(); // before any command: the runner learns first where to resume
+    this.opts.delivery.attach(session, link);
   }
 
   /**
@@ -303,8 +253,9 @@ export class Hub {
       return reply('error', { message: `command refused: ${why}` });
     }
     try {
-      const result = this.sink?.sendCommand(session, parsed.command, 'watcher');
-      reply('command.accepted', { type: parsed.command.type, ...(isRecord(result) ? result : {}) });
+      const result = this.opts.delivery.submit(session, parsed.command, 'watcher');
+      // Its `type` is the canonical form, the one the runner gets.
+      reply('command.accepted', { ...result });
     } catch (e) {
       reply('error', { message: e instanceof RequestError ? e.message : 'command failed' });
       if (!(e instanceof RequestError))
@@ -338,21 +289,8 @@ function announcesCommandAcks(req: IncomingMessage): boolean {
   return values.includes(CAPABILITY_COMMAND_ACKS);
 }
 
-/**
- * A queued command in the form every runner understands (`user_message`, not `user.message`);
- * commands are canonical when queued, this covers rows queued by an earlier version.
- */
-function canonicalJson(json: string): string {
-  const parsed = parseCommand(json);
-  return parsed.ok ? JSON.stringify(canonicalCommand(parsed.command)) : json;
-}
-
 function rawText(data: RawData): string {
   if (Buffer.isBuffer(data)) return data.toString('utf8');
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
   return Buffer.from(data).toString('utf8');
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -9,7 +9,8 @@
  * once after the frame that ends a run (the runner waits for that ack before it exits).
  *
  * The other way, a runner that announced `command-acks` confirms each command it has taken
- * (`command.ack {id}`, a control frame like `pong`); the hub then marks it delivered.
+ * (`command.ack {id}`, a control frame like `pong`); `onCommandAck` hands it to CommandDelivery
+ * (delivery/commands.ts), which marks it delivered.
  */
 import type { WebSocket } from 'ws';
 import type { Logger } from '../../observability/logger.js';
@@ -17,7 +18,7 @@ import type { Redactor } from '../../observability/redact.js';
 import { COMMAND_ACK } from '../../protocol/commands.js';
 import { MAX_JSON_DEPTH, parseJsonBounded } from '../../protocol/bounded-json.js';
 import { normalizeRunnerFrame, RunnerFrame, type ResultSummary } from '../../protocol/frames.js';
-import type { HistoryLog } from './history.js';
+import type { HistoryLog } from './history-log.js';
 
 export const ACK_DELAY_MS = 50;
 export const ACK_EVERY = 100;
@@ -67,8 +68,6 @@ export class RunnerLink {
   private ackTimer: NodeJS.Timeout | undefined;
   private invalid = 0;
   private normalized = 0;
-  /** Outbox ids sent on this link and not yet confirmed (written, or acked by the runner). */
-  readonly inFlight = new Set<number>();
   /** Called with each turn's result summary (`agent.message` of type `result.message`), stored. */
   onResult: (summary: ResultSummary) => void = () => undefined;
   /** Called with the outbox id of each command the runner confirms (`command.ack`). */

@@ -22,7 +22,7 @@ import type { WebSocket } from 'ws';
 import type { Logger } from '../../observability/logger.js';
 import type { StoredFrame } from '../store/index.js';
 import type { CatchUpGate } from './catch-up-gate.js';
-import type { HistoryLog, Subscriber } from './history.js';
+import type { HistoryLog, Subscriber } from './history-log.js';
 
 export const CLOSE_TOO_SLOW = 4008;
 /** Control frame telling a watcher that it waits for its turn to catch up. */

@@ -4,23 +4,26 @@
  * tick sees it, which the hub relies on to join history and live stream without a gap.
  */
 import { openDatabase, type Db } from './db.js';
-import { FrameRepo, MessageRepo } from './history.js';
+import { FrameRepo } from './frames.js';
+import { OutboxRepo } from './outbox.js';
 import { RunRepo, SessionRepo } from './sessions.js';
 
 export type { SessionRow, RunRow, RunState, StopReason } from './sessions.js';
-export type { StoredFrame, QueuedMessage } from './history.js';
+export type { StoredFrame } from './frames.js';
+export type { QueuedMessage } from './outbox.js';
 
 export class Store {
   readonly sessions: SessionRepo;
   readonly runs: RunRepo;
   readonly frames: FrameRepo;
-  readonly messages: MessageRepo;
+  /** The outbox to runners (table `messages`). */
+  readonly messages: OutboxRepo;
 
   constructor(readonly db: Db) {
     this.sessions = new SessionRepo(db);
     this.runs = new RunRepo(db);
     this.frames = new FrameRepo(db);
-    this.messages = new MessageRepo(db);
+    this.messages = new OutboxRepo(db);
   }
 
   static open(file: string): Store {

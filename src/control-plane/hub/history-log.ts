@@ -1,8 +1,12 @@
 /**
  * A session's history: append (persist, then fan out), read pages, subscribe.
  *
- * Every entry gets the next session-wide position, which watchers see as `seq`; entries from a
- * runner also carry `run` and `runSeq` (the runner's own seq). Appends and reads are synchronous
+ * Two numbers name an entry, and code keeps them apart by name: `pos` is its session-wide
+ * position (1, 2, …, across runs; the store's `frames.pos`), and `runSeq` is the sequence a runner
+ * gave the frame (unique within one run; null for entries the control plane writes). On the wire
+ * to watchers and in `GET …/messages` the position is called `seq` (the contract's name, kept) and
+ * the runner's own number `runSeq`; the runner's socket also calls its numbers `seq`, and
+ * `after_seq`/`lastSeq` are positions. Appends and reads are synchronous
  * (SQLite), so an entry is in the store before any subscriber hears of it: a subscriber that
  * reads the store and then listens, in one tick, misses nothing.
  */

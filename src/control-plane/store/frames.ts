@@ -1,23 +1,17 @@
 /**
- * A session's history (frames) and its outbox to the runner (messages).
+ * A session's history, one row per entry (table `frames`).
  *
- * History: every entry has a session-wide position `pos` (1, 2, …, across runs); entries that
- * came from a runner also keep that runner's own `run_seq`, unique within (session, run), which
- * is how repeats are recognised. The stored `frame` is the JSON sent to watchers, as is.
+ * Two numbers, never to be confused: `pos` is the entry's session-wide position (1, 2, …, across
+ * runs), which watchers and `GET …/messages` see as `seq` (the contract's name); `run_seq` (`runSeq`
+ * in code) is the runner's own sequence of the frame, unique within (session, run), which is how
+ * repeats are recognised, and null for entries the control plane wrote itself. The stored `frame`
+ * is the JSON sent to watchers, as is.
  */
 import type { Db } from './db.js';
 
 export interface StoredFrame {
   pos: number;
   frame: string;
-}
-
-export interface QueuedMessage {
-  id: number;
-  session: string;
-  run: number;
-  type: string;
-  command: string;
 }
 
 export class FrameRepo {
@@ -106,48 +100,5 @@ export class FrameRepo {
   /** The last `limit` entries after `afterPos`, in order. */
   tail(session: string, afterPos: number, limit: number): StoredFrame[] {
     return this.tailStmt.all(session, afterPos, limit).reverse();
-  }
-}
-
-export class MessageRepo {
-  private readonly insertStmt;
-  private readonly queuedStmt;
-  private readonly markStmt;
-  private readonly discardStmt;
-
-  constructor(db: Db) {
-    this.insertStmt = db.prepare(
-      `INSERT INTO messages (session, run, type, command, state, created_at) VALUES (?, ?, ?, ?, 'queued', ?)`,
-    );
-    this.queuedStmt = db.prepare<[string, number], QueuedMessage>(
-      `SELECT id, session, run, type, command FROM messages WHERE session = ? AND run = ? AND state = 'queued' ORDER BY id`,
-    );
-    // Only a queued message of that session: a repeated or stray ack changes nothing.
-    this.markStmt = db.prepare<[string, string, number, string]>(
-      `UPDATE messages SET state = ?, done_at = ? WHERE id = ? AND session = ? AND state = 'queued'`,
-    );
-    this.discardStmt = db.prepare<[string, string]>(
-      `UPDATE messages SET state = 'discarded', done_at = ? WHERE session = ? AND state = 'queued'`,
-    );
-  }
-
-  enqueue(session: string, run: number, type: string, command: string): number {
-    return Number(
-      this.insertStmt.run(session, run, type, command, new Date().toISOString()).lastInsertRowid,
-    );
-  }
-
-  /** What the session's run `run` has not received yet, oldest first. */
-  queued(session: string, run: number): QueuedMessage[] {
-    return this.queuedStmt.all(session, run);
-  }
-
-  markDelivered(id: number, session: string): void {
-    this.markStmt.run('delivered', new Date().toISOString(), id, session);
-  }
-
-  /** Drops what a finished run never received; returns how many. */
-  discardQueued(session: string): number {
-    return this.discardStmt.run(new Date().toISOString(), session).changes;
   }
 }
