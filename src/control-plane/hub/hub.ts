@@ -22,6 +22,8 @@ import {
   type BackendCommand,
 } from '../../protocol/commands.js';
 import { NAME_PATTERN } from '../../protocol/api.js';
+import { SOCKET_PATH as WS_PATH } from '../../protocol/paths.js';
+import { CLOSE_REPLACED, CLOSE_RUN_ENDED, CLOSE_SESSION_DELETED } from '../../protocol/socket.js';
 import { requireSessionAccess, type Auth } from '../auth.js';
 import type { Store } from '../store/index.js';
 import type { ResultSummary } from '../../protocol/frames.js';
@@ -30,12 +32,7 @@ import type { HistoryLog } from './history.js';
 import { RunnerLink } from './runner-link.js';
 import { Watcher } from './watcher.js';
 
-export const CLOSE_SESSION_DELETED = 4004;
-export const CLOSE_REPLACED = 4009;
-export const CLOSE_RUN_ENDED = 4010;
 const HEARTBEAT_MS = 30_000;
-
-export const WS_PATH = /^\/api\/projects\/([^/]+)\/sessions\/([^/]+)\/ws$/;
 
 const WATCHER_COMMANDS: ReadonlySet<string> = new Set(CLIENT_COMMAND_TYPES);
 

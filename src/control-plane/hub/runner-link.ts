@@ -17,6 +17,7 @@ import type { Redactor } from '../../observability/redact.js';
 import { COMMAND_ACK } from '../../protocol/commands.js';
 import { MAX_JSON_DEPTH, parseJsonBounded } from '../../protocol/bounded-json.js';
 import { normalizeRunnerFrame, RunnerFrame, type ResultSummary } from '../../protocol/frames.js';
+import { isClosingFrame } from '../../protocol/history.js';
 import type { HistoryLog } from './history.js';
 
 export const ACK_DELAY_MS = 50;
@@ -39,16 +40,6 @@ export const CONTROL_PLANE_EVENTS: ReadonlySet<string> = new Set([
 
 /** The event of a runner frame that the hub refused, stored in its place (docs/control-plane.md). */
 export const FRAME_REFUSED_EVENT = 'frame.refused';
-
-/** The `system.message` events that end a run (docs/runner.md); the runner flushes after them. */
-const CLOSING_EVENTS = new Set(['session.completed', 'session.failed', 'session.stopped']);
-
-function isClosingFrame(type: string, payload: unknown): boolean {
-  return (
-    type === 'system.message' &&
-    CLOSING_EVENTS.has(String((payload as { event?: unknown } | null)?.event))
-  );
-}
 
 const KNOWN_FRAME_KEYS = new Set([
   'seq',
