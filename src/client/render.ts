@@ -414,9 +414,9 @@ export function renderEntry(entry: RenderableEntry, state: RenderState, style: S
       const lines = text ? text.split('\n') : [];
       const first = lines.find((l) => l.trim()) ?? '(no output)';
       const more = lines.length > 1 ? ` (+${lines.length - 1} lines)` : '';
-      const body_ = oneLine(first, Math.max(width - 6 - more.length, 10));
+      const summary = oneLine(first, Math.max(width - 6 - more.length, 10));
       line(
-        `${indent}  ${paint(style, 'dim', '⎿')} ${r.is_error ? paint(style, 'red', `✗ ${body_}`) : paint(style, 'dim', body_)}${paint(style, 'dim', more)}`,
+        `${indent}  ${paint(style, 'dim', '⎿')} ${r.is_error ? paint(style, 'red', `✗ ${summary}`) : paint(style, 'dim', summary)}${paint(style, 'dim', more)}`,
       );
       return out;
     }
