@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { SystemError } from '../errors.js';
 import type { ServeConfig } from '../config/serve-config.js';
 import type { Logger } from '../observability/logger.js';
+import { API_PREFIX, socketUrl } from '../protocol/paths.js';
 import { buildOpenApi } from './api/openapi.js';
 import { Router } from './api/router.js';
 import { buildRoutes } from './api/routes.js';
@@ -102,8 +103,7 @@ export async function startControlPlane(
     graceMs: config.graceMs,
     inheritedEnv: config.runnerEnv,
     apiUrl: () => `${base()}/api`,
-    socketUrl: (project, session) =>
-      `${base().replace(/^http/, 'ws')}/api/projects/${encodeURIComponent(project)}/sessions/${encodeURIComponent(session)}/ws`,
+    socketUrl: (project, session) => socketUrl(`${base()}${API_PREFIX}`, project, session),
   });
   const service = new SessionService({
     store,

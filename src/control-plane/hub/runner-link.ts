@@ -18,6 +18,12 @@ import type { Redactor } from '../../observability/redact.js';
 import { COMMAND_ACK } from '../../protocol/commands.js';
 import { MAX_JSON_DEPTH, parseJsonBounded } from '../../protocol/bounded-json.js';
 import { normalizeRunnerFrame, RunnerFrame, type ResultSummary } from '../../protocol/frames.js';
+import {
+  CONTROL_PLANE_EVENTS,
+  FORGED_EVENT_PREFIX,
+  FRAME_REFUSED_EVENT,
+  isClosingFrame,
+} from '../../protocol/history.js';
 import type { HistoryLog } from './history-log.js';
 
 export const ACK_DELAY_MS = 50;
@@ -26,30 +32,6 @@ export const ACK_EVERY = 100;
 const MAX_INVALID_LOGGED = 20;
 /** Normalized frames logged (debug) per link before going quiet. */
 const MAX_NORMALIZED_LOGGED = 10;
-
-/**
- * Events only the control plane writes: a runner frame claiming one is stored with the event
- * renamed `runner.<event>`, so nobody reading history takes a runner's word for a phase change.
- */
-export const CONTROL_PLANE_EVENTS: ReadonlySet<string> = new Set([
-  'phase.changed',
-  'session.child_created',
-  'session.message_sent',
-  'frame.refused',
-]);
-
-/** The event of a runner frame that the hub refused, stored in its place (docs/control-plane.md). */
-export const FRAME_REFUSED_EVENT = 'frame.refused';
-
-/** The `system.message` events that end a run (docs/runner.md); the runner flushes after them. */
-const CLOSING_EVENTS = new Set(['session.completed', 'session.failed', 'session.stopped']);
-
-function isClosingFrame(type: string, payload: unknown): boolean {
-  return (
-    type === 'system.message' &&
-    CLOSING_EVENTS.has(String((payload as { event?: unknown } | null)?.event))
-  );
-}
 
 const KNOWN_FRAME_KEYS = new Set([
   'seq',
@@ -152,7 +134,7 @@ export class RunnerLink {
       typeof event === 'string' &&
       CONTROL_PLANE_EVENTS.has(event)
     )
-      payload = { ...(payload as object), event: `runner.${event}` };
+      payload = { ...(payload as object), event: `${FORGED_EVENT_PREFIX}${event}` };
     this.store(frame.seq, frame.type, {
       type: frame.type,
       timestamp: frame.timestamp,
