@@ -46,7 +46,12 @@ export const ItemView = memo(
         );
       case 'notice':
         return (
-          <div class={`notice notice-${item.level}`} data-kind="notice" role="status">
+          <div
+            class={`notice notice-${item.level}`}
+            data-kind="notice"
+            data-event={item.event}
+            role={item.level === 'error' ? 'alert' : undefined}
+          >
             {item.level === 'error' ? '✗ ' : item.level === 'warn' ? '! ' : '● '}
             {item.message}
           </div>

@@ -32,6 +32,10 @@ const marked = new Marked({
   gfm: true,
   breaks: false,
   renderer: {
+    // Raw HTML from the model is shown as the text it is, never as markup.
+    html({ text }) {
+      return escapeHtml(text);
+    },
     code({ text, lang }) {
       const language = (lang ?? '').split(/\s/)[0] ?? '';
       const html = hljs.getLanguage(language)

@@ -44,6 +44,7 @@ export interface PhaseItem extends Base {
 export interface NoticeItem extends Base {
   kind: 'notice';
   level: string;
+  event?: string;
   message: string;
 }
 export interface ResultItem extends Base {
@@ -234,9 +235,8 @@ export class Timeline {
       this.push<ThinkingItem>({ kind: 'thinking', text: message }, parent);
       return;
     }
-    if (level === 'debug') return;
-    if (level === 'error' || level === 'warn' || level === 'system')
-      this.push<NoticeItem>({ kind: 'notice', level, message }, parent);
+    if (level === 'debug' || !message) return;
+    this.push<NoticeItem>({ kind: 'notice', level, message, ...(event ? { event } : {}) }, parent);
   }
 
   private endStream(): void {

@@ -1,0 +1,278 @@
+/**
+ * The web page in a real browser (chromium) against the real serve, runner, CLI and scripted
+ * model: sign in through the printed URL, create a session from the form, watch text stream in
+ * before the turn ends, tool cards (Bash, Edit with a diff, Write, Read), the summary and the
+ * phases in order; an interactive session (message, interrupt, end); model output that tries to
+ * run script is shown as text and runs nothing; serve killed and restarted mid-session: the page
+ * reconnects and shows every entry once, in order. Screenshots go to docs/screenshots/.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Scenario } from '../../src/testing/scripted-model/index.js';
+import { history, PROJECT, startE2e, waitFor, type E2e } from '../control-plane-e2e/helpers.js';
+import { launchBrowser } from './browser.js';
+
+const SCREENSHOTS = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../../docs/screenshots',
+);
+
+const STREAMED =
+  'Let me set up **the greeting**. First I write the file, then I read it back, change it and run it.';
+const XSS =
+  'Here: <script>window.__pwned = "script"</script> and <img src=x onerror="window.__pwned = \'img\'"> and [a link](javascript:window.__pwned=%22link%22) done.';
+
+const SCENARIOS: Scenario[] = [
+  {
+    name: 'web-tools',
+    turns: [
+      {
+        steps: [
+          {
+            text: STREAMED,
+            chunkSize: 3,
+            chunkDelayMs: 40,
+            tools: [
+              {
+                name: 'Write',
+                input: { file_path: '{{cwd}}/greet.sh', content: 'echo "hello from the web"\n' },
+              },
+            ],
+          },
+          { tools: [{ name: 'Read', input: { file_path: '{{cwd}}/greet.sh' } }] },
+          {
+            tools: [
+              {
+                name: 'Edit',
+                input: {
+                  file_path: '{{cwd}}/greet.sh',
+                  old_string: 'echo "hello from the web"',
+                  new_string: 'echo "hello from the browser"',
+                },
+              },
+            ],
+          },
+          {
+            tools: [
+              {
+                name: 'Bash',
+                input: { command: 'sh greet.sh', description: 'Run the greeting' },
+              },
+            ],
+          },
+          { text: 'Done:\n\n```bash\nsh greet.sh\n```\n\nprints `{{lastToolResult}}`.' },
+        ],
+      },
+    ],
+  },
+  { name: 'web-xss', turns: [{ steps: [{ text: XSS }] }] },
+  {
+    name: 'web-chat',
+    turns: [
+      { match: 'hello web', steps: [{ text: 'Hi from the web.' }] },
+      {
+        match: 'take your time',
+        steps: [
+          {
+            text: 'This is a very long and slow answer that the user interrupts before it ends, so its last words never come.',
+            chunkSize: 2,
+            chunkDelayMs: 150,
+          },
+        ],
+      },
+    ],
+  },
+  {
+    name: 'web-slow',
+    turns: [
+      {
+        steps: [
+          {
+            tools: [
+              {
+                name: 'Bash',
+                input: { command: 'sleep 1; echo step-{{step}}', description: 'Wait a second' },
+              },
+            ],
+            repeat: 4,
+          },
+          { text: 'All steps done.' },
+        ],
+      },
+    ],
+  },
+];
+
+let e2e: E2e;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+/** Every URL the page asked for (HTTP and sockets): the token must be in none. */
+const urls: string[] = [];
+
+before(async () => {
+  e2e = await startE2e({ scenarios: SCENARIOS, generateToken: true });
+  browser = await launchBrowser();
+  context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+  page = await context.newPage();
+  page.on('request', (r) => urls.push(r.url()));
+  page.on('websocket', (ws) => urls.push(ws.url()));
+  page.on('dialog', (d) => void d.accept());
+});
+after(async () => {
+  await browser?.close();
+  await e2e?.close();
+});
+
+const text = (sel: string) => page.locator(sel).allInnerTexts();
+
+async function createFromForm(prompt: string, interactive = false): Promise<string> {
+  await page.goto(`${e2e.serve.url}/#/p/${PROJECT}`);
+  await page.getByRole('button', { name: 'New session' }).click();
+  await page.getByLabel('Prompt').fill(prompt);
+  if (interactive) await page.getByLabel('Interactive').check();
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.waitForURL(new RegExp(`#/p/${PROJECT}/s/session-`));
+  return /\/s\/([a-z0-9-]+)/.exec(page.url())![1]!;
+}
+
+async function waitForPhase(phase: string, timeout = 90_000): Promise<void> {
+  await page.getByTestId('phase').filter({ hasText: phase }).waitFor({ timeout });
+}
+
+describe('the web page in chromium', () => {
+  it('signs in through the URL serve printed, and takes the token out of the address bar', async () => {
+    const printed = /open the web page, signed in: (\S+)/.exec(e2e.serve.output().stdout)?.[1];
+    assert.ok(printed, 'serve printed a sign-in URL');
+    assert.ok(printed.startsWith(`${e2e.serve.url}/#token=`));
+    const res = await page.goto(printed);
+    const csp = res?.headers()['content-security-policy'] ?? '';
+    assert.match(csp, /script-src 'self'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    await page.getByRole('heading', { name: 'Sessions' }).waitFor();
+    assert.equal(new URL(page.url()).hash, '', 'the token left the address bar');
+    assert.equal(
+      await page.evaluate('sessionStorage.getItem("ccr.token")'),
+      e2e.serve.token,
+      'kept in session storage',
+    );
+  });
+
+  it('creates a session from the form and follows it live: streamed text, tool cards, summary, phases', async () => {
+    const name = await createFromForm('[[scenario:web-tools]] make a greeting');
+    // Text appears while it streams: part of it is there before the whole is, and before any result.
+    const streaming = page.locator('.md.streaming');
+    await streaming.waitFor({ timeout: 90_000 });
+    const partial = await streaming.innerText();
+    assert.ok(STREAMED.replace(/\*\*/g, '').startsWith(partial.replace(/▍$/, '').trim().slice(0, 10)));
+    assert.equal(await page.locator('[data-kind="result"]').count(), 0, 'no turn result yet');
+
+    await waitForPhase('Completed');
+    await page.getByTestId('summary').waitFor();
+    await page.screenshot({ path: path.join(mkdirp(SCREENSHOTS), 'session.png'), fullPage: false });
+
+    const md = (await text('[data-kind="text"]')).join('\n');
+    assert.match(md, /Let me set up the greeting\./);
+    assert.equal(await page.locator('[data-kind="text"] strong').first().innerText(), 'the greeting');
+    assert.ok(await page.locator('[data-kind="text"] pre code.hljs').count(), 'a highlighted code block');
+
+    const write = page.locator('[data-tool="Write"]');
+    assert.match(await write.innerText(), /greet\.sh[\s\S]*echo "hello from the web"/);
+    const read = page.locator('[data-tool="Read"]');
+    assert.match(await read.innerText(), /greet\.sh/);
+    assert.ok(await read.evaluate((el) => el.classList.contains('compact')), 'Read is compact');
+    const diff = page.locator('[data-tool="Edit"] [data-kind="diff"]');
+    assert.match(await diff.locator('.del').innerText(), /^- echo "hello from the web"/);
+    assert.match(await diff.locator('.add').innerText(), /^\+ echo "hello from the browser"/);
+    const bash = page.locator('[data-tool="Bash"]');
+    assert.match(await bash.locator('.cmd').innerText(), /sh greet\.sh/);
+    assert.match(await bash.locator('.out').innerText(), /hello from the browser/);
+    assert.equal(await bash.locator('[data-field="exit"]').innerText(), 'exit 0');
+
+    assert.match(await page.getByTestId('summary').innerText(), /turns[\s\S]*tokens[\s\S]*cost[\s\S]*duration/);
+    const phases = await page.getByTestId('phases').locator('li').allInnerTexts();
+    assert.deepEqual(phases, ['Pending', 'Creating', 'Running', 'Completed']);
+
+    const h = await history(e2e.serve, name);
+    assert.match(await page.getByTestId('entry-count').innerText(), new RegExp(`^${h.length} entries`));
+
+    // The list shows it, live.
+    await page.goto(`${e2e.serve.url}/#/p/${PROJECT}`);
+    const row = page.locator(`tr[data-session="${name}"]`);
+    await row.waitFor();
+    assert.equal(await row.locator('[data-field="phase"]').innerText(), 'Completed');
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'sessions.png') });
+  });
+
+  it('shows what the model prints as text: no script, no handler, no javascript: link runs', async () => {
+    await createFromForm('[[scenario:web-xss]] say something nasty');
+    await waitForPhase('Completed');
+    const block = page.locator('[data-kind="text"]').filter({ hasText: 'done.' });
+    await block.waitFor();
+    const shown = await block.innerText();
+    assert.match(shown, /<script>window.__pwned = "script"<\/script>/, 'the script is shown as text');
+    assert.match(shown, /<img src=x onerror=/, 'the img tag is shown as text');
+    assert.match(shown, /a link/);
+    await page.locator('[data-kind="text"] a', { hasText: 'a link' }).click({ timeout: 2000 }).catch(() => undefined);
+    assert.equal(await page.evaluate('window.__pwned'), undefined);
+    assert.equal(await page.locator('.timeline script, .timeline img, .timeline [onerror]').count(), 0);
+    assert.equal(await page.locator('.timeline a[href^="javascript"]').count(), 0);
+  });
+
+  it('an interactive session: send a message, interrupt, end', async () => {
+    await createFromForm('[[scenario:web-chat]] hello web', true);
+    await page.locator('[data-kind="text"]', { hasText: 'Hi from the web.' }).waitFor({ timeout: 90_000 });
+    await page.locator('[data-kind="waiting"]').first().waitFor();
+    const box = page.getByLabel('Message to the session');
+    await box.fill('take your time');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.locator('[data-kind="user"]', { hasText: 'take your time' }).waitFor();
+    await page.locator('.md.streaming', { hasText: 'This is a very' }).waitFor({ timeout: 60_000 });
+    await page.getByRole('button', { name: 'Interrupt' }).click();
+    await page.locator('[data-event="turn.interrupted"]').waitFor({ timeout: 30_000 });
+    assert.equal(
+      await page.locator('[data-kind="text"]', { hasText: 'its last words never come' }).count(),
+      0,
+      'the interrupted answer did not finish',
+    );
+    await page.getByRole('button', { name: 'End' }).click();
+    await waitForPhase('Completed', 60_000);
+    assert.equal(await page.getByLabel('Message to the session').count(), 0, 'no message box once ended');
+  });
+
+  it('serve killed and restarted mid-session: the page reconnects and shows every entry once, in order', async () => {
+    const name = await createFromForm('[[scenario:web-slow]] survive a restart');
+    await page.locator('[data-tool="Bash"]').first().waitFor({ timeout: 90_000 });
+    await e2e.killServe();
+    await page.getByTestId('connection').filter({ hasText: 'reconnecting' }).waitFor();
+    await e2e.restartServe();
+    await page.getByTestId('connection').filter({ hasText: 'live' }).waitFor({ timeout: 30_000 });
+    await waitForPhase('Completed');
+    const h = await history(e2e.serve, name);
+    await waitFor(
+      async () => (await page.getByTestId('entry-count').innerText()).startsWith(`${h.length} entries`),
+      'the page to hold the whole history',
+    );
+    assert.equal(
+      await page.getByTestId('entry-count').innerText(),
+      `${h.length} entries · last seq ${h.at(-1)!.seq}`,
+    );
+    const outputs = await page.locator('[data-tool="Bash"] .out').allInnerTexts();
+    assert.deepEqual(outputs.map((o) => o.trim()), ['step-0', 'step-1', 'step-2', 'step-3']);
+  });
+
+  it('never puts the token in a URL it sends', () => {
+    assert.ok(urls.some((u) => u.includes('/ws?after_seq=')), 'the page used the socket');
+    const leaked = urls.filter((u) => u.includes(e2e.serve.token) && !u.includes('#token='));
+    assert.deepEqual(leaked, []);
+  });
+});
+
+function mkdirp(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
