@@ -106,13 +106,18 @@ function ResultView({ item }: { item: ResultItem }) {
 
 const s = (v: unknown) => (typeof v === 'string' ? v : '');
 
+function relative(p: string, cwd: string | undefined): string {
+  if (cwd && p.startsWith(`${cwd}/`)) return p.slice(cwd.length + 1);
+  return cwd && p === cwd ? '.' : p;
+}
+
 function ToolCard({ item }: { item: ToolItem }) {
   const input = item.input;
   const r = item.result;
   const compact = ['Read', 'Grep', 'Glob', 'LS', 'WebSearch', 'WebFetch', 'TodoWrite'].includes(
     item.tool,
   );
-  let arg = '';
+  let arg: string;
   let body = null;
   switch (item.tool) {
     case 'Bash': {
@@ -139,7 +144,7 @@ function ToolCard({ item }: { item: ToolItem }) {
     }
     case 'Edit':
     case 'MultiEdit': {
-      arg = s(input.file_path);
+      arg = relative(s(input.file_path), item.cwd);
       const edits = Array.isArray(input.edits)
         ? (input.edits as Record<string, unknown>[])
         : [input];
@@ -154,7 +159,7 @@ function ToolCard({ item }: { item: ToolItem }) {
       break;
     }
     case 'Write': {
-      arg = s(input.file_path);
+      arg = relative(s(input.file_path), item.cwd);
       body = (
         <>
           <pre class="file">
@@ -170,11 +175,11 @@ function ToolCard({ item }: { item: ToolItem }) {
       break;
     }
     case 'Read':
-      arg = s(input.file_path);
+      arg = relative(s(input.file_path), item.cwd);
       break;
     case 'Grep':
     case 'Glob':
-      arg = `${s(input.pattern)}${input.path ? ` in ${s(input.path)}` : ''}`;
+      arg = `${s(input.pattern)}${input.path ? ` in ${relative(s(input.path), item.cwd)}` : ''}`;
       break;
     case 'Task':
     case 'Agent':

@@ -108,4 +108,6 @@ function App() {
 }
 
 takeTokenFromFragment();
-render(<App />, document.getElementById('app')!);
+const root = document.getElementById('app')!;
+root.textContent = ''; // the "Loading…" shown until the script runs
+render(<App />, root);

@@ -27,6 +27,8 @@ export interface ToolItem extends Base {
   id: string;
   tool: string;
   input: Record<string, unknown>;
+  /** The session's working directory: paths under it are shown relative. */
+  cwd?: string;
   result?: { text: string; isError: boolean };
   children: Item[];
 }
@@ -95,6 +97,7 @@ export class Timeline {
   entries = 0;
   phase: string | undefined;
   waiting = false;
+  cwd: string | undefined;
   private readonly tools = new Map<string, ToolItem>();
   private stream: TextItem | undefined;
   private n = 0;
@@ -188,6 +191,7 @@ export class Timeline {
           id,
           tool: payload.tool,
           input: isRecord(payload.input) ? payload.input : {},
+          ...(this.cwd ? { cwd: this.cwd } : {}),
           children: [],
         },
         parent,
@@ -216,6 +220,7 @@ export class Timeline {
     const message = str(payload.message);
     const level = str(payload.level) || 'info';
     const data = isRecord(payload.data) ? payload.data : {};
+    if (event === 'cli.init' && typeof data.cwd === 'string') this.cwd = data.cwd;
     // Only the control plane's own entries (no runSeq) change the phase.
     if (event === 'phase.changed' && entry.runSeq === undefined) {
       const phase = str(data.phase);
