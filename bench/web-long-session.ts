@@ -11,7 +11,13 @@ import { chromium } from 'playwright-core';
 import type { FrameDraft } from '../src/protocol/frames.js';
 import { RunnerPlayer } from './clients.js';
 import { waitForHistory } from './fanout.js';
-import { deleteSession, heldRun, serveEnv, startBenchServe, type BenchContext } from './fixtures.js';
+import {
+  deleteSession,
+  heldRun,
+  serveEnv,
+  startBenchServe,
+  type BenchContext,
+} from './fixtures.js';
 import { PROJECT } from '../src/testing/session-api.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -19,7 +25,12 @@ const CHROMIUM = '/usr/bin/chromium';
 export interface WebLongSessionResult {
   web_open_10k_ms: number;
   web_scroll_frame_p99_ms: number;
-  details: { entries: number; frames_measured: number; longest_frame_ms: number; dom_nodes: number };
+  details: {
+    entries: number;
+    frames_measured: number;
+    longest_frame_ms: number;
+    dom_nodes: number;
+  };
 }
 
 /** Entry i of a realistic mix: text (Markdown with code), a Bash call, its result. */
@@ -57,7 +68,9 @@ export async function webLongSession(
   opts: { entries: number },
 ): Promise<WebLongSessionResult> {
   if (!existsSync(CHROMIUM))
-    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)`);
+    throw new Error(
+      `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)`,
+    );
   const serve = await startBenchServe(serveEnv(ctx), { idle: true });
   const browser = await chromium.launch({
     executablePath: CHROMIUM,

@@ -168,7 +168,9 @@ describe('the web page in chromium', () => {
     const streaming = page.locator('.md.streaming');
     await streaming.waitFor({ timeout: 90_000 });
     const partial = await streaming.innerText();
-    assert.ok(STREAMED.replace(/\*\*/g, '').startsWith(partial.replace(/▍$/, '').trim().slice(0, 10)));
+    assert.ok(
+      STREAMED.replace(/\*\*/g, '').startsWith(partial.replace(/▍$/, '').trim().slice(0, 10)),
+    );
     assert.equal(await page.locator('[data-kind="result"]').count(), 0, 'no turn result yet');
 
     await waitForPhase('Completed');
@@ -177,8 +179,14 @@ describe('the web page in chromium', () => {
 
     const md = (await text('[data-kind="text"]')).join('\n');
     assert.match(md, /Let me set up the greeting\./);
-    assert.equal(await page.locator('[data-kind="text"] strong').first().innerText(), 'the greeting');
-    assert.ok(await page.locator('[data-kind="text"] pre code.hljs').count(), 'a highlighted code block');
+    assert.equal(
+      await page.locator('[data-kind="text"] strong').first().innerText(),
+      'the greeting',
+    );
+    assert.ok(
+      await page.locator('[data-kind="text"] pre code.hljs').count(),
+      'a highlighted code block',
+    );
 
     const write = page.locator('[data-tool="Write"]');
     assert.match(await write.innerText(), /greet\.sh[\s\S]*echo "hello from the web"/);
@@ -193,12 +201,18 @@ describe('the web page in chromium', () => {
     assert.match(await bash.locator('.out').innerText(), /hello from the browser/);
     assert.equal(await bash.locator('[data-field="exit"]').innerText(), 'exit 0');
 
-    assert.match(await page.getByTestId('summary').innerText(), /turns[\s\S]*tokens[\s\S]*cost[\s\S]*duration/);
+    assert.match(
+      await page.getByTestId('summary').innerText(),
+      /turns[\s\S]*tokens[\s\S]*cost[\s\S]*duration/,
+    );
     const phases = await page.getByTestId('phases').locator('li').allInnerTexts();
     assert.deepEqual(phases, ['Pending', 'Creating', 'Running', 'Completed']);
 
     const h = await history(e2e.serve, name);
-    assert.match(await page.getByTestId('entry-count').innerText(), new RegExp(`^${h.length} entries`));
+    assert.match(
+      await page.getByTestId('entry-count').innerText(),
+      new RegExp(`^${h.length} entries`),
+    );
 
     // The list shows it, live.
     await page.goto(`${e2e.serve.url}/#/p/${PROJECT}`);
@@ -214,18 +228,30 @@ describe('the web page in chromium', () => {
     const block = page.locator('[data-kind="text"]').filter({ hasText: 'done.' });
     await block.waitFor();
     const shown = await block.innerText();
-    assert.match(shown, /<script>window.__pwned = "script"<\/script>/, 'the script is shown as text');
+    assert.match(
+      shown,
+      /<script>window.__pwned = "script"<\/script>/,
+      'the script is shown as text',
+    );
     assert.match(shown, /<img src=x onerror=/, 'the img tag is shown as text');
     assert.match(shown, /a link/);
-    await page.locator('[data-kind="text"] a', { hasText: 'a link' }).click({ timeout: 2000 }).catch(() => undefined);
+    await page
+      .locator('[data-kind="text"] a', { hasText: 'a link' })
+      .click({ timeout: 2000 })
+      .catch(() => undefined);
     assert.equal(await page.evaluate('window.__pwned'), undefined);
-    assert.equal(await page.locator('.timeline script, .timeline img, .timeline [onerror]').count(), 0);
+    assert.equal(
+      await page.locator('.timeline script, .timeline img, .timeline [onerror]').count(),
+      0,
+    );
     assert.equal(await page.locator('.timeline a[href^="javascript"]').count(), 0);
   });
 
   it('an interactive session: send a message, interrupt, end', async () => {
     await createFromForm('[[scenario:web-chat]] hello web', true);
-    await page.locator('[data-kind="text"]', { hasText: 'Hi from the web.' }).waitFor({ timeout: 90_000 });
+    await page
+      .locator('[data-kind="text"]', { hasText: 'Hi from the web.' })
+      .waitFor({ timeout: 90_000 });
     await page.locator('[data-kind="waiting"]').first().waitFor();
     const box = page.getByLabel('Message to the session');
     await box.fill('take your time');
@@ -241,7 +267,11 @@ describe('the web page in chromium', () => {
     );
     await page.getByRole('button', { name: 'End', exact: true }).click();
     await waitForPhase('Completed', 60_000);
-    assert.equal(await page.getByLabel('Message to the session').count(), 0, 'no message box once ended');
+    assert.equal(
+      await page.getByLabel('Message to the session').count(),
+      0,
+      'no message box once ended',
+    );
   });
 
   it('serve killed and restarted mid-session: the page reconnects and shows every entry once, in order', async () => {
@@ -254,7 +284,8 @@ describe('the web page in chromium', () => {
     await waitForPhase('Completed');
     const h = await history(e2e.serve, name);
     await waitFor(
-      async () => (await page.getByTestId('entry-count').innerText()).startsWith(`${h.length} entries`),
+      async () =>
+        (await page.getByTestId('entry-count').innerText()).startsWith(`${h.length} entries`),
       'the page to hold the whole history',
     );
     assert.equal(
@@ -262,7 +293,10 @@ describe('the web page in chromium', () => {
       `${h.length} entries · last seq ${h.at(-1)!.seq}`,
     );
     const outputs = await page.locator('[data-tool="Bash"] .out').allInnerTexts();
-    assert.deepEqual(outputs.map((o) => o.trim()), ['step-0', 'step-1', 'step-2', 'step-3']);
+    assert.deepEqual(
+      outputs.map((o) => o.trim()),
+      ['step-0', 'step-1', 'step-2', 'step-3'],
+    );
 
     await page.goto(`${e2e.serve.url}/#/p/${PROJECT}`);
     await page.locator('tr[data-session]').nth(3).waitFor();
@@ -270,7 +304,10 @@ describe('the web page in chromium', () => {
   });
 
   it('never puts the token in a URL it sends', () => {
-    assert.ok(urls.some((u) => u.includes('/ws?after_seq=')), 'the page used the socket');
+    assert.ok(
+      urls.some((u) => u.includes('/ws?after_seq=')),
+      'the page used the socket',
+    );
     const leaked = urls.filter((u) => u.includes(e2e.serve.token) && !u.includes('#token='));
     assert.deepEqual(leaked, []);
   });

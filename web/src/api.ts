@@ -52,7 +52,8 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     json = undefined;
   }
   if (!res.ok) {
-    const err = (json as { error?: string } | undefined)?.error ?? `${res.status} ${res.statusText}`;
+    const err =
+      (json as { error?: string } | undefined)?.error ?? `${res.status} ${res.statusText}`;
     throw new ApiError(res.status, err);
   }
   return json as T;
@@ -65,7 +66,10 @@ export interface Session {
     displayName?: string;
     interactive?: boolean;
     llmSettings?: { model?: string };
-    repos?: { input: { url: string; branch?: string }; output?: { url: string; branch?: string } }[];
+    repos?: {
+      input: { url: string; branch?: string };
+      output?: { url: string; branch?: string };
+    }[];
   };
   status: {
     phase: string;

@@ -92,8 +92,8 @@ function ResultView({ item }: { item: ResultItem }) {
         <dd data-field="turns">{item.turns}</dd>
         <dt>tokens</dt>
         <dd data-field="tokens">
-          {item.inputTokens.toLocaleString('en-US')} in · {item.outputTokens.toLocaleString('en-US')}{' '}
-          out
+          {item.inputTokens.toLocaleString('en-US')} in ·{' '}
+          {item.outputTokens.toLocaleString('en-US')} out
         </dd>
         <dt>cost</dt>
         <dd data-field="cost">{formatCost(item.cost)}</dd>
@@ -184,7 +184,9 @@ function ToolCard({ item }: { item: ToolItem }) {
     case 'Task':
     case 'Agent':
       arg = s(input.description) || s(input.subagent_type);
-      body = r ? <div class="md" dangerouslySetInnerHTML={{ __html: renderMarkdown(r.text) }} /> : null;
+      body = r ? (
+        <div class="md" dangerouslySetInnerHTML={{ __html: renderMarkdown(r.text) }} />
+      ) : null;
       break;
     default:
       arg = compact ? s(input.url) || s(input.query) : '';

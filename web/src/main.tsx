@@ -30,7 +30,9 @@ function SignIn({ onDone, error }: { onDone: () => void; error?: string }) {
       onDone();
     } catch (err) {
       setToken(undefined);
-      setProblem(err instanceof ApiError && err.status === 401 ? 'That token is not valid.' : String(err));
+      setProblem(
+        err instanceof ApiError && err.status === 401 ? 'That token is not valid.' : String(err),
+      );
     }
   };
   return (
@@ -49,7 +51,11 @@ function SignIn({ onDone, error }: { onDone: () => void; error?: string }) {
         <button type="submit" disabled={!value.trim()}>
           Sign in
         </button>
-        {problem ? <p class="error" role="alert">{problem}</p> : null}
+        {problem ? (
+          <p class="error" role="alert">
+            {problem}
+          </p>
+        ) : null}
         <p class="dim">
           serve printed it at its first start (or a link that signs you in); it is also in the data
           dir&apos;s <code>token</code> file. It is kept for this tab only.

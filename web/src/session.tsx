@@ -125,7 +125,9 @@ export function SessionView({ project, name }: { project: string; name: string }
       </ol>
       {session?.spec.repos?.length ? (
         <p class="dim small">
-          {session.spec.repos.map((r) => `${r.input.url}${r.input.branch ? ` @ ${r.input.branch}` : ''}`).join(' · ')}
+          {session.spec.repos
+            .map((r) => `${r.input.url}${r.input.branch ? ` @ ${r.input.branch}` : ''}`)
+            .join(' · ')}
         </p>
       ) : null}
       {error ? (
@@ -133,7 +135,13 @@ export function SessionView({ project, name }: { project: string; name: string }
           {error}
         </p>
       ) : null}
-      <div class="timeline" ref={scroller} onScroll={onScroll} tabIndex={0} aria-label="Session history">
+      <div
+        class="timeline"
+        ref={scroller}
+        onScroll={onScroll}
+        tabIndex={0}
+        aria-label="Session history"
+      >
         {first > 0 ? (
           <button class="link earlier" onClick={() => setShown((n) => n + PAGE)}>
             Show {Math.min(PAGE, first)} earlier items ({first} hidden)
@@ -201,7 +209,9 @@ function MessageBox(props: {
         aria-label="Message to the session"
         rows={2}
         value={text}
-        placeholder={props.waiting ? 'Your message (Ctrl+Enter sends)' : 'Working… a message waits its turn'}
+        placeholder={
+          props.waiting ? 'Your message (Ctrl+Enter sends)' : 'Working… a message waits its turn'
+        }
         onInput={(e) => setText((e.target as HTMLTextAreaElement).value)}
         onKeyDown={(e) => {
           if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) void send(e);

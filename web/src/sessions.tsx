@@ -7,7 +7,16 @@ import { api, sessionPath, sessionsPath, type Session } from './api.js';
 import { formatCost } from './cards.js';
 import { TERMINAL_PHASES } from './timeline.js';
 
-const PHASES = ['Pending', 'Creating', 'Running', 'Stopping', 'Completed', 'Failed', 'Stopped', 'Error'];
+const PHASES = [
+  'Pending',
+  'Creating',
+  'Running',
+  'Stopping',
+  'Completed',
+  'Failed',
+  'Stopped',
+  'Error',
+];
 const POLL_MS = 1500;
 
 export function age(iso: string | undefined, now = Date.now()): string {
@@ -123,12 +132,16 @@ export function SessionList({ project }: { project: string }) {
                   <td>{age(s.metadata.creationTimestamp)}</td>
                   <td class="num">{s.status.num_turns ?? ''}</td>
                   <td class="num">
-                    {s.status.total_cost_usd !== undefined ? formatCost(s.status.total_cost_usd) : ''}
+                    {s.status.total_cost_usd !== undefined
+                      ? formatCost(s.status.total_cost_usd)
+                      : ''}
                   </td>
                   <td class="actions">
                     {ended ? (
                       <button
-                        onClick={() => act(() => api('POST', `${sessionPath(project, name)}/start`))}
+                        onClick={() =>
+                          act(() => api('POST', `${sessionPath(project, name)}/start`))
+                        }
                       >
                         Continue
                       </button>
@@ -171,7 +184,9 @@ function CreateForm({ project }: { project: string }) {
     if (f.get('interactive')) body.interactive = true;
     if (get('model')) body.llmSettings = { model: get('model') };
     if (get('repo'))
-      body.repos = [{ input: { url: get('repo'), ...(get('branch') ? { branch: get('branch') } : {}) } }];
+      body.repos = [
+        { input: { url: get('repo'), ...(get('branch') ? { branch: get('branch') } : {}) } },
+      ];
     if (get('workflow')) body.activeWorkflow = { gitUrl: get('workflow') };
     if (get('timeout')) body.timeout = Number(get('timeout'));
     if (get('agents')) {

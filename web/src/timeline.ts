@@ -63,14 +63,7 @@ export interface WaitingItem extends Base {
   kind: 'waiting';
 }
 export type Item =
-  | TextItem
-  | ThinkingItem
-  | ToolItem
-  | UserItem
-  | PhaseItem
-  | NoticeItem
-  | ResultItem
-  | WaitingItem;
+  TextItem | ThinkingItem | ToolItem | UserItem | PhaseItem | NoticeItem | ResultItem | WaitingItem;
 
 export const TERMINAL_PHASES = new Set(['Completed', 'Failed', 'Stopped', 'Error']);
 
@@ -115,7 +108,10 @@ export class Timeline {
         const data = str(p.data);
         this.waiting = false;
         if (!this.stream || this.stream.streamId !== id) {
-          this.stream = this.push<TextItem>({ kind: 'text', text: '', streamId: id, streaming: true }, parent);
+          this.stream = this.push<TextItem>(
+            { kind: 'text', text: '', streamId: id, streaming: true },
+            parent,
+          );
         }
         this.stream.text += data;
         this.touch(this.stream);
@@ -207,7 +203,11 @@ export class Timeline {
         card.result = result;
         this.touch(card);
       } else
-        this.push<NoticeItem>({ kind: 'notice', level: result.isError ? 'error' : 'info', message: result.text });
+        this.push<NoticeItem>({
+          kind: 'notice',
+          level: result.isError ? 'error' : 'info',
+          message: result.text,
+        });
     }
   }
 
