@@ -201,6 +201,12 @@ describe('the web page in chromium', () => {
     assert.match(await bash.locator('.out').innerText(), /hello from the browser/);
     assert.equal(await bash.locator('[data-field="exit"]').innerText(), 'exit 0');
 
+    // What the session changed, file by file: greet.sh written, then edited.
+    const change = page.getByTestId('changes').locator('[data-file="greet.sh"]');
+    await change.locator('summary').click();
+    assert.match(await change.locator('.add').first().innerText(), /\+ echo "hello from the web"/);
+    assert.equal(await change.locator('[data-kind="diff"]').count(), 2, 'the Write and the Edit');
+
     assert.match(
       await page.getByTestId('summary').innerText(),
       /turns[\s\S]*tokens[\s\S]*cost[\s\S]*duration/,

@@ -106,7 +106,7 @@ function ResultView({ item }: { item: ResultItem }) {
 
 const s = (v: unknown) => (typeof v === 'string' ? v : '');
 
-function relative(p: string, cwd: string | undefined): string {
+export function relative(p: string, cwd: string | undefined): string {
   if (cwd && p.startsWith(`${cwd}/`)) return p.slice(cwd.length + 1);
   return cwd && p === cwd ? '.' : p;
 }
@@ -233,7 +233,7 @@ function exitOf(text: string, isError: boolean): number | string {
   return isError ? 'error' : 0;
 }
 
-function Diff({ before, after }: { before: string; after: string }) {
+export function Diff({ before, after }: { before: string; after: string }) {
   const parts = diffLines(before, after);
   return (
     <pre class="diff" data-kind="diff">

@@ -7,6 +7,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, getToken, messagesPath, sessionPath, type Session } from './api.js';
 import { ItemView, formatCost, formatDuration } from './cards.js';
+import { Changes } from './changes.js';
 import { follow, type Connection } from './follow.js';
 import { TERMINAL_PHASES, Timeline, type ResultItem } from './timeline.js';
 
@@ -151,6 +152,13 @@ export function SessionView({ project, name }: { project: string; name: string }
           <ItemView key={item.key} item={item} rev={item.rev} />
         ))}
         {ended && results.length ? <Summary results={results} phase={phase} /> : null}
+        {ended ? (
+          <Changes
+            repos={timeline.repos}
+            changes={timeline.changes}
+            key={`${timeline.repos.length}.${timeline.changes.length}`}
+          />
+        ) : null}
       </div>
       {interactive && !ended ? (
         <MessageBox

@@ -65,6 +65,17 @@ export interface WaitingItem extends Base {
 export type Item =
   TextItem | ThinkingItem | ToolItem | UserItem | PhaseItem | NoticeItem | ResultItem | WaitingItem;
 
+/** What the runner pushed at the end (`workspace.finalized`). */
+export interface RepoOutcome {
+  name: string;
+  status: string;
+  branch?: string;
+  added?: number;
+  removed?: number;
+  prUrl?: string;
+  error?: string;
+}
+
 export const TERMINAL_PHASES = new Set(['Completed', 'Failed', 'Stopped', 'Error']);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -91,6 +102,10 @@ export class Timeline {
   phase: string | undefined;
   waiting = false;
   cwd: string | undefined;
+  /** The file changes of the session (Edit, MultiEdit, Write calls that did not fail). */
+  readonly changes: ToolItem[] = [];
+  /** The repos as the runner left them: pushed branches, pull requests. */
+  repos: RepoOutcome[] = [];
   private readonly tools = new Map<string, ToolItem>();
   private stream: TextItem | undefined;
   private n = 0;
@@ -193,6 +208,7 @@ export class Timeline {
         parent,
       );
       this.tools.set(id, item);
+      if (['Edit', 'MultiEdit', 'Write'].includes(item.tool)) this.changes.push(item);
       return;
     }
     if (isRecord(payload.tool_result)) {
@@ -221,6 +237,16 @@ export class Timeline {
     const level = str(payload.level) || 'info';
     const data = isRecord(payload.data) ? payload.data : {};
     if (event === 'cli.init' && typeof data.cwd === 'string') this.cwd = data.cwd;
+    if (event === 'workspace.finalized' && Array.isArray(data.repos))
+      this.repos = data.repos.filter(isRecord).map((r) => ({
+        name: str(r.name),
+        status: str(r.status),
+        ...(typeof r.branch === 'string' ? { branch: r.branch } : {}),
+        ...(typeof r.added === 'number' ? { added: r.added } : {}),
+        ...(typeof r.removed === 'number' ? { removed: r.removed } : {}),
+        ...(typeof r.prUrl === 'string' ? { prUrl: r.prUrl } : {}),
+        ...(typeof r.error === 'string' ? { error: r.error } : {}),
+      }));
     // Only the control plane's own entries (no runSeq) change the phase.
     if (event === 'phase.changed' && entry.runSeq === undefined) {
       const phase = str(data.phase);
