@@ -33,6 +33,7 @@ const SCENARIOS: Scenario[] = [
       {
         steps: [
           {
+            thinking: 'The user wants a greeting script: write it, check it, run it.',
             text: STREAMED,
             chunkSize: 3,
             chunkDelayMs: 40,
@@ -64,7 +65,10 @@ const SCENARIOS: Scenario[] = [
               },
             ],
           },
-          { text: 'Done:\n\n```bash\nsh greet.sh\n```\n\nprints `{{lastToolResult}}`.' },
+          {
+            tools: [{ name: 'Bash', input: { command: 'exit 3', description: 'Fail on purpose' } }],
+          },
+          { text: 'Done:\n\n```bash\nsh greet.sh\n```\n\nprints `hello from the browser`.' },
         ],
       },
     ],
@@ -196,7 +200,21 @@ describe('the web page in chromium', () => {
     const diff = page.locator('[data-tool="Edit"] [data-kind="diff"]');
     assert.match(await diff.locator('.del').innerText(), /^- echo "hello from the web"/);
     assert.match(await diff.locator('.add').innerText(), /^\+ echo "hello from the browser"/);
-    const bash = page.locator('[data-tool="Bash"]');
+    const thinking = page.locator('details[data-kind="thinking"]');
+    assert.equal(await thinking.count(), 1);
+    assert.equal(
+      await thinking.evaluate((d) => (d as { open?: boolean }).open),
+      false,
+      'collapsed',
+    );
+    assert.match((await thinking.textContent()) ?? '', /write it, check it, run it/);
+    const failed = page.locator('[data-tool="Bash"]').nth(1);
+    assert.ok(
+      await failed.evaluate((el) => el.classList.contains('error')),
+      'a failed call is marked',
+    );
+    assert.equal(await failed.locator('[data-field="exit"]').innerText(), 'exit 3');
+    const bash = page.locator('[data-tool="Bash"]').first();
     assert.match(await bash.locator('.cmd').innerText(), /sh greet\.sh/);
     assert.match(await bash.locator('.out').innerText(), /hello from the browser/);
     assert.equal(await bash.locator('[data-field="exit"]').innerText(), 'exit 0');
@@ -307,6 +325,36 @@ describe('the web page in chromium', () => {
     await page.goto(`${e2e.serve.url}/#/p/${PROJECT}`);
     await page.locator('tr[data-session]').nth(3).waitFor();
     await page.screenshot({ path: path.join(SCREENSHOTS, 'sessions.png') });
+  });
+
+  it('works from the keyboard, reads at phone width, and in dark', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${e2e.serve.url}/#/p/${PROJECT}`);
+    await page.locator('tr[data-session]').first().waitFor();
+    const overflow = async () =>
+      (await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number;
+    assert.ok((await overflow()) <= 0, 'no sideways scrolling in the list at 390 px');
+    // Tab from the top reaches "New session"; Enter opens the form with the prompt focused.
+    let reached = false;
+    for (let i = 0; i < 8 && !reached; i++) {
+      await page.keyboard.press('Tab');
+      reached = (await page.evaluate('document.activeElement?.textContent')) === 'New session';
+    }
+    assert.ok(reached, 'New session is reachable with Tab');
+    await page.keyboard.press('Enter');
+    await page.getByLabel('Prompt').waitFor();
+    assert.equal(await page.evaluate('document.activeElement?.name'), 'prompt');
+
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const first = await page.locator('tr[data-session] a').last().getAttribute('href');
+    await page.goto(`${e2e.serve.url}/${first}`);
+    await page.getByTestId('summary').waitFor();
+    assert.ok((await overflow()) <= 0, 'no sideways scrolling in a session at 390 px');
+    const bg = await page.evaluate('getComputedStyle(document.body).backgroundColor');
+    assert.equal(bg, 'rgb(13, 17, 23)', 'the dark scheme');
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'session-phone-dark.png') });
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.setViewportSize({ width: 1100, height: 800 });
   });
 
   it('never puts the token in a URL it sends', () => {
