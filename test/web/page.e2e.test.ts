@@ -91,6 +91,37 @@ const SCENARIOS: Scenario[] = [
     ],
   },
   {
+    name: 'web-agent',
+    turns: [
+      {
+        match: 'delegate',
+        steps: [
+          {
+            tools: [
+              {
+                name: 'Agent',
+                input: {
+                  description: 'Echo in a sub-agent',
+                  prompt: 'SUBTASK: run echo',
+                  subagent_type: 'general-purpose',
+                  run_in_background: false,
+                },
+              },
+            ],
+          },
+          { text: 'The sub-agent reported back.' },
+        ],
+      },
+      {
+        match: 'SUBTASK',
+        steps: [
+          { tools: [{ name: 'Bash', input: { command: 'echo sub-bash', description: 'Echo' } }] },
+          { text: 'sub-agent found: {{lastToolResult}}' },
+        ],
+      },
+    ],
+  },
+  {
     name: 'web-slow',
     turns: [
       {
@@ -325,6 +356,20 @@ describe('the web page in chromium', () => {
     await page.goto(`${e2e.serve.url}/#/p/${PROJECT}`);
     await page.locator('tr[data-session]').nth(3).waitFor();
     await page.screenshot({ path: path.join(SCREENSHOTS, 'sessions.png') });
+  });
+
+  it('nests sub-agent work under the call that started it', async () => {
+    await createFromForm('[[scenario:web-agent]] delegate the echo');
+    await waitForPhase('Completed');
+    const agent = page.locator('[data-tool="Agent"]');
+    const nested = agent.locator('[data-kind="nested"] [data-tool="Bash"]');
+    await nested.waitFor();
+    assert.match(await nested.locator('.out').innerText(), /sub-bash/);
+    assert.equal(
+      await page.locator('.timeline > [data-tool="Bash"]').count(),
+      0,
+      'the sub-agent call is not at the top level',
+    );
   });
 
   it('works from the keyboard, reads at phone width, and in dark', async () => {
