@@ -197,6 +197,23 @@ describe('the web page in chromium', () => {
     );
   });
 
+  it('the sign-in box refuses a wrong token and accepts the right one', async () => {
+    const other = await browser.newContext();
+    try {
+      const p = await other.newPage();
+      await p.goto(`${e2e.serve.url}/`);
+      const box = p.getByLabel('API token');
+      await box.fill('ccr_not_the_token');
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      assert.match(await p.getByRole('alert').innerText(), /not valid/);
+      await box.fill(e2e.serve.token);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.getByRole('heading', { name: 'Sessions' }).waitFor();
+    } finally {
+      await other.close();
+    }
+  });
+
   it('creates a session from the form and follows it live: streamed text, tool cards, summary, phases', async () => {
     const name = await createFromForm('[[scenario:web-tools]] make a greeting');
     // Text appears while it streams: part of it is there before the whole is, and before any result.
@@ -388,7 +405,11 @@ describe('the web page in chromium', () => {
     assert.ok(reached, 'New session is reachable with Tab');
     await page.keyboard.press('Enter');
     await page.getByLabel('Prompt').waitFor();
-    assert.equal(await page.evaluate('document.activeElement?.name'), 'prompt');
+    await waitFor(
+      async () => (await page.evaluate('document.activeElement?.name')) === 'prompt',
+      'the prompt to take the focus',
+      5_000,
+    );
 
     await page.emulateMedia({ colorScheme: 'dark' });
     const first = await page.locator('tr[data-session] a').last().getAttribute('href');

@@ -3,6 +3,7 @@
  * The token lives in session storage only: it is gone when the tab closes.
  */
 const TOKEN_KEY = 'ccr.token';
+export const UNAUTHORIZED_EVENT = 'ccr-unauthorized';
 
 export class ApiError extends Error {
   constructor(
@@ -50,6 +51,11 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     json = text ? JSON.parse(text) : undefined;
   } catch {
     json = undefined;
+  }
+  if (res.status === 401) {
+    // The token is wrong or gone (a new serve with another token): back to the sign-in box.
+    setToken(undefined);
+    dispatchEvent(new Event(UNAUTHORIZED_EVENT));
   }
   if (!res.ok) {
     const err =

@@ -27,6 +27,11 @@ export interface FollowOptions {
   afterSeq: number;
   onEntries(entries: Entry[]): void;
   onConnection(state: Connection, detail?: string): void;
+  /**
+   * A socket closed without opening: a browser does not say why (a refused upgrade looks like a
+   * network error), so the caller asks over REST (a 401 signs out, a 404 ends the follow).
+   */
+  onRefused?(): void;
 }
 
 const CLOSE_SESSION_DELETED = 4004;
@@ -57,7 +62,9 @@ export function follow(o: FollowOptions): () => void {
     const url = `${proto}//${location.host}/api/projects/${encodeURIComponent(o.project)}/sessions/${encodeURIComponent(o.name)}/ws?after_seq=${last}`;
     const socket = new WebSocket(url, ['ccr.v1', `ccr.token.${o.token}`]);
     ws = socket;
+    let opened = false;
     socket.onopen = () => {
+      opened = true;
       delay = BACKOFF_START_MS;
       o.onConnection('live');
     };
@@ -89,6 +96,7 @@ export function follow(o: FollowOptions): () => void {
         o.onConnection('deleted');
         return;
       }
+      if (!opened) o.onRefused?.();
       o.onConnection('reconnecting', ev.reason || `connection lost (${ev.code})`);
       timer = setTimeout(() => connect(true), delay);
       delay = Math.min(delay * 2, BACKOFF_MAX_MS);

@@ -4,7 +4,14 @@
  */
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, getToken, setToken, takeTokenFromFragment } from './api.js';
+import {
+  api,
+  ApiError,
+  getToken,
+  setToken,
+  takeTokenFromFragment,
+  UNAUTHORIZED_EVENT,
+} from './api.js';
 import { SessionList } from './sessions.js';
 import { SessionView } from './session.js';
 import './style.css';
@@ -72,10 +79,10 @@ function App() {
     const on = () => setRoute(parseRoute());
     addEventListener('hashchange', on);
     const onAuth = () => setSignedIn(false);
-    addEventListener('ccr-unauthorized', onAuth);
+    addEventListener(UNAUTHORIZED_EVENT, onAuth);
     return () => {
       removeEventListener('hashchange', on);
-      removeEventListener('ccr-unauthorized', onAuth);
+      removeEventListener(UNAUTHORIZED_EVENT, onAuth);
     };
   }, []);
   if (!signedIn) return <SignIn onDone={() => setSignedIn(true)} />;

@@ -5,7 +5,7 @@
  * hundred nodes. Interactive sessions get a message box, interrupt and end.
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { api, getToken, messagesPath, sessionPath, type Session } from './api.js';
+import { api, ApiError, getToken, messagesPath, sessionPath, type Session } from './api.js';
 import { ItemView, formatCost, formatDuration } from './cards.js';
 import { Changes } from './changes.js';
 import { follow, type Connection } from './follow.js';
@@ -34,6 +34,14 @@ export function SessionView({ project, name }: { project: string; name: string }
         setVersion((v) => v + 1);
       },
       onConnection: (state, detail) => setConn({ state, ...(detail ? { detail } : {}) }),
+      onRefused: () => {
+        api('GET', sessionPath(project, name)).catch((e: unknown) => {
+          if (e instanceof ApiError && (e.status === 404 || e.status === 401)) {
+            stop();
+            setError(e.message);
+          }
+        });
+      },
     });
     return stop;
   }, [project, name, timeline]);

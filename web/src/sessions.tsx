@@ -2,7 +2,7 @@
  * The sessions of a project, kept live by polling (phases change without a reload), with a
  * phase filter, the create form, and per row stop / continue / delete (with confirmation).
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, sessionPath, sessionsPath, type Session } from './api.js';
 import { formatCost } from './cards.js';
 import { TERMINAL_PHASES } from './timeline.js';
@@ -177,7 +177,7 @@ function CreateForm({ project }: { project: string }) {
   const [busy, setBusy] = useState(false);
   const prompt = useRef<HTMLTextAreaElement>(null);
   // An opened form takes the focus (autofocus works only on page load).
-  useEffect(() => prompt.current?.focus(), []);
+  useLayoutEffect(() => prompt.current?.focus(), []);
   const submit = async (e: Event) => {
     e.preventDefault();
     const f = new FormData(e.target as HTMLFormElement);
