@@ -146,6 +146,8 @@ let e2e: E2e;
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
+let xssSession = '';
+const dialogs: string[] = [];
 /** Every URL the page asked for (HTTP and sockets): the token must be in none. */
 const urls: string[] = [];
 
@@ -156,7 +158,10 @@ before(async () => {
   page = await context.newPage();
   page.on('request', (r) => urls.push(r.url()));
   page.on('websocket', (ws) => urls.push(ws.url()));
-  page.on('dialog', (d) => void d.accept());
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.accept();
+  });
 });
 after(async () => {
   await browser?.close();
@@ -295,7 +300,7 @@ describe('the web page in chromium', () => {
   });
 
   it('shows what the model prints as text: no script, no handler, no javascript: link runs', async () => {
-    await createFromForm('[[scenario:web-xss]] say something nasty');
+    xssSession = await createFromForm('[[scenario:web-xss]] say something nasty');
     await waitForPhase('Completed');
     const block = page.locator('[data-kind="text"]').filter({ hasText: 'done.' });
     await block.waitFor();
@@ -389,9 +394,33 @@ describe('the web page in chromium', () => {
     );
   });
 
+  it('the list: filter by phase, continue an ended session, delete after confirming', async () => {
+    await page.goto(`${e2e.serve.url}/#/p/${PROJECT}`);
+    await page.locator('tr[data-session]').first().waitFor();
+    await page.getByLabel('Filter by phase').selectOption('Running');
+    await page.getByText('No sessions in phase Running yet.').waitFor();
+    await page.getByLabel('Filter by phase').selectOption('');
+    const row = page.locator(`tr[data-session="${xssSession}"]`);
+    await row.getByRole('button', { name: 'Continue' }).click();
+    // Live, without a reload: the row goes through a new run back to Completed.
+    await row.getByRole('button', { name: 'Stop' }).waitFor({ timeout: 30_000 });
+    await row.getByRole('button', { name: 'Continue' }).waitFor({ timeout: 90_000 });
+    assert.equal(await row.locator('[data-field="phase"]').innerText(), 'Completed');
+    const before = await page.locator('tr[data-session]').count();
+    await row.getByRole('button', { name: 'Delete' }).click(); // the dialog is accepted
+    await row.waitFor({ state: 'detached' });
+    assert.match(dialogs.at(-1) ?? '', new RegExp(`Delete session ${xssSession}`), 'asked first');
+    assert.equal(await page.locator('tr[data-session]').count(), before - 1);
+    assert.equal(
+      (await e2e.serve.api('GET', `/projects/${PROJECT}/agentic-sessions/${xssSession}`)).status,
+      404,
+    );
+  });
+
   it('works from the keyboard, reads at phone width, and in dark', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${e2e.serve.url}/#/p/${PROJECT}`);
+    await page.reload(); // focus starts from the top of the page
     await page.locator('tr[data-session]').first().waitFor();
     const overflow = async () =>
       (await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number;
