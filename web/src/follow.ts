@@ -60,7 +60,17 @@ export function follow(o: FollowOptions): () => void {
     o.onConnection(reconnect ? 'reconnecting' : 'connecting');
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const url = `${proto}//${location.host}/api/projects/${encodeURIComponent(o.project)}/sessions/${encodeURIComponent(o.name)}/ws?after_seq=${last}`;
-    const socket = new WebSocket(url, ['ccr.v1', `ccr.token.${o.token}`]);
+    let socket: WebSocket;
+    try {
+      socket = new WebSocket(url, ['ccr.v1', `ccr.token.${o.token}`]);
+    } catch {
+      // A hand-picked token with characters a subprotocol may not carry (docs/web.md).
+      o.onConnection(
+        'closed',
+        'this token cannot open a socket from a browser: use a generated token (letters, digits, "-", "_")',
+      );
+      return;
+    }
     ws = socket;
     let opened = false;
     socket.onopen = () => {

@@ -104,7 +104,7 @@ export function SessionView({ project, name }: { project: string; name: string }
               ? 'session deleted'
               : conn.state === 'live'
                 ? 'live'
-                : conn.state}
+                : `${conn.state}${conn.detail ? `: ${conn.detail}` : ''}`}
         </span>
         <span class="spacer" />
         {ended ? (
