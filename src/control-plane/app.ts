@@ -24,6 +24,7 @@ import { API_PREFIX, socketUrl } from '../protocol/paths.js';
 import { buildOpenApi } from './api/openapi.js';
 import { Router } from './api/router.js';
 import { buildRoutes } from './api/routes.js';
+import { StaticSite } from './api/static.js';
 import { Auth, loadUserToken, type LoadedUserToken } from './auth.js';
 import { CommandDelivery } from './delivery/commands.js';
 import { defaultRunnerCommand, LocalExecutor } from './executor/local.js';
@@ -132,7 +133,10 @@ export async function startControlPlane(
     projectOf: (session) => store.sessions.get(session)?.project,
   });
 
-  const server = createServer((req, res) => void router.dispatch(req, res));
+  const site = new StaticSite();
+  const server = createServer((req, res) => {
+    if (!site.handle(req, res)) void router.dispatch(req, res);
+  });
   server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
