@@ -4,10 +4,12 @@
  * before the turn ends, tool cards (Bash, Edit with a diff, Write, Read), the summary and the
  * phases in order; an interactive session (message, interrupt, end); model output that tries to
  * run script is shown as text and runs nothing; serve killed and restarted mid-session: the page
- * reconnects and shows every entry once, in order. Screenshots go to docs/screenshots/.
+ * reconnects and shows every entry once, in order. Screenshots go to a temp dir, or to
+ * docs/screenshots/ with UPDATE_SCREENSHOTS=1 (so a test run leaves the tree as it was).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -16,10 +18,17 @@ import type { Scenario } from '../../src/testing/scripted-model/index.js';
 import { history, PROJECT, startE2e, waitFor, type E2e } from '../control-plane-e2e/helpers.js';
 import { launchBrowser } from './browser.js';
 
-const SCREENSHOTS = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '../../../docs/screenshots',
-);
+const SCREENSHOTS =
+  process.env.UPDATE_SCREENSHOTS === '1'
+    ? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../docs/screenshots')
+    : mkdtempSync(path.join(tmpdir(), 'web-screenshots-'));
+
+/** Takes a screenshot and checks that it is a real image (a PNG of some size). */
+async function screenshot(page: Page, name: string, fullPage = false): Promise<void> {
+  const file = path.join(mkdirp(SCREENSHOTS), name);
+  await page.screenshot({ path: file, fullPage });
+  assert.ok(statSync(file).size > 1000, `${name} is an image`);
+}
 
 const STREAMED =
   'Let me set up **the greeting**. First I write the file, then I read it back, change it and run it.';
@@ -232,7 +241,7 @@ describe('the web page in chromium', () => {
 
     await waitForPhase('Completed');
     await page.getByTestId('summary').waitFor();
-    await page.screenshot({ path: path.join(mkdirp(SCREENSHOTS), 'session.png'), fullPage: false });
+    await screenshot(page, 'session.png');
 
     const md = (await text('[data-kind="text"]')).join('\n');
     assert.match(md, /Let me set up the greeting\./);
@@ -377,7 +386,7 @@ describe('the web page in chromium', () => {
 
     await page.goto(`${e2e.serve.url}/#/p/${PROJECT}`);
     await page.locator('tr[data-session]').nth(3).waitFor();
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'sessions.png') });
+    await screenshot(page, 'sessions.png');
   });
 
   it('nests sub-agent work under the call that started it', async () => {
@@ -447,7 +456,7 @@ describe('the web page in chromium', () => {
     assert.ok((await overflow()) <= 0, 'no sideways scrolling in a session at 390 px');
     const bg = await page.evaluate('getComputedStyle(document.body).backgroundColor');
     assert.equal(bg, 'rgb(13, 17, 23)', 'the dark scheme');
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'session-phone-dark.png') });
+    await screenshot(page, 'session-phone-dark.png');
     await page.emulateMedia({ colorScheme: 'light' });
     await page.setViewportSize({ width: 1100, height: 800 });
   });
