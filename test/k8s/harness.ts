@@ -126,7 +126,18 @@ export async function startK8s(opts: StartK8sOptions = {}): Promise<K8s> {
     const core = kc.makeApiClient(CoreV1Api);
     const namespace = opts.namespace ?? 'test';
     await core.createNamespace({ body: { metadata: { name: namespace } } });
-    if (opts.controllerManager !== false) {
+    if (opts.controllerManager === false) {
+      // No ServiceAccount controller: make the `default` account pods are admitted with.
+      await core.createNamespacedServiceAccount({
+        namespace,
+        body: { metadata: { name: 'default' } },
+      });
+      // …and what its root-CA publisher writes, which every pod's API access volume reads.
+      await core.createNamespacedConfigMap({
+        namespace,
+        body: { metadata: { name: 'kube-root-ca.crt' }, data: { 'ca.crt': cp.caPem } },
+      });
+    } else {
       // Pods are refused until the ServiceAccount controller made the namespace's `default`.
       await waitFor(`ServiceAccount ${namespace}/default`, () =>
         core.readNamespacedServiceAccount({ name: 'default', namespace }),

@@ -298,7 +298,7 @@ export class NodeAgent {
         await new Promise<void>((resolve) => {
           this.wakeWatch = resolve;
           const end = (why: string): void => {
-            this.log(`watch ended (${why}): re-listing`);
+            if (!this.stopped) this.log(`watch ended (${why}): re-listing`);
             this.watchAbort?.abort();
             resolve();
           };
