@@ -4,7 +4,7 @@
 # No kubelet and no kwok: the project's node agent (src/testing/node-agent/) runs the pods.
 #
 #   scripts/k8s.sh build   build the binaries once per machine into $K8S_ROOT/bin (cold: ~8-25 min)
-#   scripts/k8s.sh start   start a control plane for manual use (free ports, $K8S_ROOT/run)
+#   scripts/k8s.sh start   start a control plane and the node agent by hand (free ports, $K8S_ROOT/run)
 #   scripts/k8s.sh stop    stop what `start` started (and leftovers of that run dir)
 #   scripts/k8s.sh env     print `export` lines: K8S_BIN_DIR, and KUBECONFIG when started
 #
@@ -17,6 +17,7 @@ set -euo pipefail
 K8S_VERSION=${K8S_VERSION:-1.37.2}
 ETCD_VERSION=${ETCD_VERSION:-v3.7.0}
 ROOT=${K8S_ROOT:-/var/cache/claude-code-runner/k8s}
+REPO=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$ROOT/bin
 RUN=$ROOT/run
 SRC=$ROOT/src-$K8S_VERSION
@@ -38,8 +39,10 @@ build() {
     log "binaries for Kubernetes $K8S_VERSION / etcd $ETCD_VERSION already in $BIN"
     return
   fi
+  # The Go tarball's usual place, when it is not on PATH (a CI shell).
+  command -v go >/dev/null || [[ ! -x /usr/local/go/bin/go ]] || PATH=/usr/local/go/bin:$PATH
   command -v go >/dev/null || {
-    log "go is not installed: install Go >= 1.25 (apt-get install golang-go or a Go tarball)"
+    log "go is not installed: install Go >= the version in k8s.io/kubernetes' go.mod (1.25 for 1.37)"
     exit 1
   }
   local t0=$SECONDS minor=${K8S_VERSION#*.}
@@ -196,13 +199,19 @@ EOF
     }
   done
   log "control plane up in $((SECONDS - t0))s on https://127.0.0.1:$api_port"
-  log "no node runs pods yet: start the node agent (docs/kubernetes-testing.md)"
+  local agent=$REPO/dist/src/testing/k8s/node-agent-main.js
+  if [[ -f $agent ]]; then
+    spawn node-agent node "$agent" --kubeconfig="$kc" --data-dir="$RUN/node-agent"
+    log "node agent started (log: $RUN/logs/node-agent.log)"
+  else
+    log "no node runs pods: \`npm run build\`, then start again for the node agent"
+  fi
   env_lines
 }
 
 stop() {
   local n p
-  for n in kube-scheduler kube-controller-manager kube-apiserver etcd; do
+  for n in node-agent kube-scheduler kube-controller-manager kube-apiserver etcd; do
     [[ -f $RUN/$n.pid ]] || continue
     p=$(cat "$RUN/$n.pid")
     # setsid made each process a group leader: signal the group.

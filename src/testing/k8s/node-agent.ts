@@ -13,7 +13,7 @@
  *   await agent.start();
  *   try { … } finally { await agent.stop(); }
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,6 +28,7 @@ import {
   type V1PodCondition,
   type V1PodStatus,
 } from '@kubernetes/client-node';
+import { liveProcesses, processCwd } from '../../control-plane/executor/procfs.js';
 import { ContainerProcess, type Termination } from './container-process.js';
 import { ContainerStartBlocked, resolveContainer, type ProcessSpec } from './pod-config.js';
 
@@ -83,6 +84,51 @@ function apiCode(err: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
+const AGENT_DIR_PREFIX = 'ccr-node-agent-';
+
+/**
+ * Container processes of an agent that died without `stop()` (a killed test run) live on in
+ * their own process groups: end those whose working dir is in a temp agent dir whose owner is
+ * gone. Agents of other live processes are left alone.
+ */
+export function reapOrphanContainers(): number {
+  const root = path.join(tmpdir(), AGENT_DIR_PREFIX);
+  const owners = new Map<string, boolean>();
+  const orphans = liveProcesses((pid) => {
+    const cwd = processCwd(pid);
+    if (!cwd?.startsWith(root)) return false;
+    const slash = cwd.indexOf('/', root.length);
+    const dir = slash === -1 ? cwd : cwd.slice(0, slash);
+    if (!owners.has(dir)) {
+      let owner = 0;
+      try {
+        owner = Number(readFileSync(path.join(dir, 'owner.pid'), 'utf8'));
+      } catch {
+        // no owner file: the dir was removed under it
+      }
+      owners.set(dir, owner > 0 && isAlive(owner));
+    }
+    return !owners.get(dir);
+  });
+  for (const pid of orphans) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return orphans.length;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 export class NodeAgent {
@@ -102,7 +148,7 @@ export class NodeAgent {
   constructor(private readonly opts: NodeAgentOptions) {
     this.nodeName = opts.nodeName ?? 'ccr-node-agent';
     this.ownDir = !opts.dataDir;
-    this.dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'ccr-node-agent-'));
+    this.dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), AGENT_DIR_PREFIX));
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
   }
 
@@ -111,7 +157,9 @@ export class NodeAgent {
   }
 
   async start(): Promise<void> {
+    reapOrphanContainers();
     await mkdir(path.join(this.dataDir, 'pods'), { recursive: true });
+    writeFileSync(path.join(this.dataDir, 'owner.pid'), String(process.pid));
     await this.registerNode();
     this.timers.push(setInterval(() => void this.heartbeat(), this.opts.heartbeatMs ?? 10_000));
     if (this.opts.provisionVolumes !== false) {
