@@ -144,7 +144,7 @@ describe('k8s harness and node agent', () => {
     assert.equal(terminated(p)?.exitCode, 137);
   });
 
-  it('reports ErrImagePull for an image it cannot run, and a failing exit with its log', async () => {
+  it('reports ErrImagePull for an image it cannot run, and failures with their message', async () => {
     await k8s.core.createNamespacedPod({
       namespace: ns,
       body: pod(
@@ -164,6 +164,23 @@ describe('k8s harness and node agent', () => {
         { nodeName: k8s.agent!.nodeName },
       ),
     });
+    await k8s.core.createNamespacedPod({
+      namespace: ns,
+      body: pod(
+        'says-why',
+        {
+          // The path reaches the process as an argument: the agent maps it to the pod's file.
+          command: [
+            'node',
+            '-e',
+            'require("fs").writeFileSync(process.argv[1], "quota exhausted"); process.exit(4)',
+            '/termination/reason',
+          ],
+          terminationMessagePath: '/termination/reason',
+        },
+        { nodeName: k8s.agent!.nodeName },
+      ),
+    });
     const noImage = await k8s.waitForPod(ns, 'test=no-image', (x) => !!waiting(x)?.message);
     assert.match(waiting(noImage)?.reason ?? '', /^(ErrImagePull|ImagePullBackOff)$/);
     assert.match(waiting(noImage)?.message ?? '', /quay\.io\/nobody\/nothing:1/);
@@ -171,6 +188,9 @@ describe('k8s harness and node agent', () => {
     assert.equal(terminated(failed)?.exitCode, 3);
     assert.equal(terminated(failed)?.reason, 'Error');
     assert.match(terminated(failed)?.message ?? '', /config is broken: FOO/);
+    const why = await k8s.waitForPod(ns, 'test=says-why', (x) => x.status?.phase === 'Failed');
+    assert.equal(terminated(why)?.exitCode, 4);
+    assert.equal(terminated(why)?.message, 'quota exhausted');
   });
 
   it('gives a claim a volume that a later pod on the same claim sees', async () => {
