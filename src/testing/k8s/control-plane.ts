@@ -75,7 +75,7 @@ export interface ControlPlane {
   pki: Pki;
   /** The last lines a component wrote (for a failing test's message). */
   logTail(component: Component, lines?: number): string;
-  /** Kill the apiserver and start it again on the same port and etcd (watches break). */
+  /** SIGKILL the apiserver and start it again on the same port and etcd (watches break). */
   restartApiServer(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -228,10 +228,10 @@ export async function startControlPlane(
       await new Promise((r) => setTimeout(r, 250));
     }
   };
-  const stopOne = async (c: Component): Promise<void> => {
+  const stopOne = async (c: Component, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
     const child = procs.get(c);
     if (!child?.pid) return;
-    killGroup(child.pid, 'SIGTERM');
+    killGroup(child.pid, signal);
     if (!(await waitGone(child.pid, 10_000))) killGroup(child.pid, 'SIGKILL');
     await waitGone(child.pid, 5_000);
     procs.delete(c);
@@ -349,7 +349,8 @@ export async function startControlPlane(
       pki,
       logTail,
       restartApiServer: async () => {
-        await stopOne('kube-apiserver');
+        // A crash, not a drain: open watches break at once.
+        await stopOne('kube-apiserver', 'SIGKILL');
         await startApi();
       },
       stop,
