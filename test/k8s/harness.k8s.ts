@@ -88,6 +88,49 @@ describe('k8s harness and node agent', () => {
     assert.ok(done);
   });
 
+  it('installs a CRD and serves its objects at once (no 429 on the first list)', async () => {
+    await k8s.installCrd({
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'widgets.test.claude-code-runner.dev' },
+      spec: {
+        group: 'test.claude-code-runner.dev',
+        scope: 'Namespaced',
+        names: { plural: 'widgets', singular: 'widget', kind: 'Widget' },
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            subresources: { status: {} },
+            schema: {
+              openAPIV3Schema: {
+                type: 'object',
+                properties: {
+                  spec: { type: 'object', x_kubernetes_preserve_unknown_fields: true },
+                  status: { type: 'object', x_kubernetes_preserve_unknown_fields: true },
+                },
+              },
+            },
+          },
+        ],
+      },
+    });
+    const created = (await k8s.custom.createNamespacedCustomObject({
+      group: 'test.claude-code-runner.dev',
+      version: 'v1',
+      namespace: ns,
+      plural: 'widgets',
+      body: {
+        apiVersion: 'test.claude-code-runner.dev/v1',
+        kind: 'Widget',
+        metadata: { name: 'w' },
+        spec: { size: 3 },
+      },
+    })) as { spec?: { size?: number } };
+    assert.equal(created.spec?.size, 3);
+  });
+
   it('holds a pod with a missing Secret key in CreateContainerConfigError, then starts it', async () => {
     await k8s.core.createNamespacedSecret({
       namespace: ns,

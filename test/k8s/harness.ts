@@ -18,6 +18,8 @@
  *     await k8s.stop();
  *   }
  *
+ *   await k8s.installCrd('deploy/crd.yaml');  // Established, and its first list answered (no 429)
+ *
  * Exports: startK8s, K8s, StartK8sOptions, waitFor, k8sAvailable, plus from src/testing/k8s/:
  * startControlPlane (the API alone), NodeAgent (the kubelet stand-in), k8sBinDir.
  * Pods run as local processes: image `…/claude-code-runner:<tag>` → `node dist/src/cli/main.js
@@ -31,9 +33,12 @@ import {
   BatchV1Api,
   CoreV1Api,
   CustomObjectsApi,
+  loadAllYaml,
   type KubeConfig,
+  type V1CustomResourceDefinition,
   type V1Pod,
 } from '@kubernetes/client-node';
+import { readFileSync } from 'node:fs';
 import {
   k8sBinariesBuilt,
   k8sBinDir,
@@ -73,6 +78,12 @@ export interface K8s {
   apps: AppsV1Api;
   apiext: ApiextensionsV1Api;
   custom: CustomObjectsApi;
+  /**
+   * Creates a CustomResourceDefinition (an object, or the first CRD of a YAML file), waits for
+   * it to be Established and for its first list to answer (not 429 "storage is
+   * (re)initializing"), and returns it.
+   */
+  installCrd(crd: V1CustomResourceDefinition | string): Promise<V1CustomResourceDefinition>;
   /** Polls the pods of a label selector until one satisfies `ok`. */
   waitForPod(
     namespace: string,
@@ -152,6 +163,36 @@ export async function startK8s(opts: StartK8sOptions = {}): Promise<K8s> {
       });
       await agent.start();
     }
+    const apiext = kc.makeApiClient(ApiextensionsV1Api);
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const installCrd = async (
+      crd: V1CustomResourceDefinition | string,
+    ): Promise<V1CustomResourceDefinition> => {
+      const body =
+        typeof crd === 'string'
+          ? (loadAllYaml(readFileSync(crd, 'utf8')) as V1CustomResourceDefinition[]).find(
+              (d) => d?.kind === 'CustomResourceDefinition',
+            )
+          : crd;
+      if (!body?.spec) throw new Error(`no CustomResourceDefinition in ${String(crd)}`);
+      const name = body.metadata?.name ?? '';
+      await apiext.createCustomResourceDefinition({ body });
+      const established = await waitFor(`CRD ${name} Established`, async () => {
+        const c = await apiext.readCustomResourceDefinition({ name });
+        return c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True')
+          ? c
+          : undefined;
+      });
+      const version =
+        body.spec.versions.find((v) => v.storage)?.name ?? body.spec.versions[0]!.name;
+      const { group, names, scope } = body.spec;
+      await waitFor(`the first list of ${name}`, async () =>
+        scope === 'Namespaced'
+          ? custom.listNamespacedCustomObject({ group, version, namespace, plural: names.plural })
+          : custom.listClusterCustomObject({ group, version, plural: names.plural }),
+      );
+      return established;
+    };
     return {
       cp,
       agent,
@@ -165,8 +206,9 @@ export async function startK8s(opts: StartK8sOptions = {}): Promise<K8s> {
       core,
       batch: kc.makeApiClient(BatchV1Api),
       apps: kc.makeApiClient(AppsV1Api),
-      apiext: kc.makeApiClient(ApiextensionsV1Api),
-      custom: kc.makeApiClient(CustomObjectsApi),
+      apiext,
+      custom,
+      installCrd,
       waitForPod: (ns, labelSelector, ok, timeoutMs = 90_000) =>
         waitFor(
           `a pod ${labelSelector} in ${ns}`,
