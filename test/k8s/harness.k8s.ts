@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
-import { startK8s, waitFor, type K8s } from './harness.js';
+import { defaultPodmanImage } from '../../src/testing/k8s/node-agent.js';
+import { podmanImageExists } from '../../src/testing/k8s/podman.js';
+import { NodeAgent, startK8s, waitFor, type K8s } from './harness.js';
 
 const PROJECT_IMAGE = 'localhost/claude-code-runner:test';
 
@@ -340,6 +342,85 @@ describe('k8s harness and node agent', () => {
       'the container process ended',
     );
   });
+
+  const image = defaultPodmanImage();
+  const podmanReady = podmanImageExists(image);
+  it(
+    'runs pods in the project image with podman (runtime: podman)',
+    { skip: !podmanReady && `no image ${image} here: scripts/image.sh builds it` },
+    async () => {
+      const agent = new NodeAgent({
+        kubeConfig: k8s.kubeConfig,
+        apiPort: k8s.apiPort,
+        nodeName: 'ccr-podman-node',
+        runtime: 'podman',
+      });
+      await agent.start();
+      try {
+        await k8s.core.createNamespacedSecret({
+          namespace: ns,
+          body: { metadata: { name: 'podman-creds' }, stringData: { token: 'tok-1234567' } },
+        });
+        const script =
+          'const fs = require("fs"); fs.writeFileSync("/workspace/out", "w"); ' +
+          'console.log(process.env.TOKEN.length, process.getuid(), fs.readFileSync("/workspace/out", "utf8")); ' +
+          'fs.writeFileSync("/dev/termination-log", "done in a container"); process.exit(5)';
+        await k8s.core.createNamespacedPod({
+          namespace: ns,
+          body: pod(
+            'in-podman',
+            {
+              image: PROJECT_IMAGE,
+              command: ['node', '-e', script],
+              env: [
+                {
+                  name: 'TOKEN',
+                  valueFrom: { secretKeyRef: { name: 'podman-creds', key: 'token' } },
+                },
+              ],
+              volumeMounts: [{ name: 'ws', mountPath: '/workspace' }],
+            },
+            { nodeName: 'ccr-podman-node', volumes: [{ name: 'ws', emptyDir: {} }] },
+          ),
+        });
+        await k8s.core.createNamespacedPod({
+          namespace: ns,
+          body: pod(
+            'podman-hog',
+            {
+              image: PROJECT_IMAGE,
+              command: [
+                'node',
+                '-e',
+                'const a = []; setInterval(() => a.push(Buffer.alloc(16 << 20, 1)), 20);',
+              ],
+              resources: { limits: { memory: '96Mi' } },
+            },
+            { nodeName: 'ccr-podman-node' },
+          ),
+        });
+        const p = await k8s.waitForPod(
+          ns,
+          'test=in-podman',
+          (x) => x.status?.phase === 'Failed',
+          120_000,
+        );
+        assert.equal(terminated(p)?.exitCode, 5);
+        assert.equal(terminated(p)?.message, 'done in a container');
+        // The image's own user (1001), the secret's value by its length, the volume writable.
+        assert.equal(agent.logs(ns, 'in-podman'), '11 1001 w\n');
+        const hog = await k8s.waitForPod(
+          ns,
+          'test=podman-hog',
+          (x) => x.status?.phase === 'Failed',
+          120_000,
+        );
+        assert.equal(terminated(hog)?.reason, 'OOMKilled');
+      } finally {
+        await agent.stop();
+      }
+    },
+  );
 
   it('keeps serving its pods across an apiserver restart (re-lists after the watch breaks)', async () => {
     const listsBefore = k8s.agent!.lists;

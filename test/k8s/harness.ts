@@ -58,6 +58,8 @@ export interface StartK8sOptions extends StartControlPlaneOptions {
   nodeAgent?: boolean;
   /** Added to every pod container's environment (under the pod's own variables). */
   agentEnv?: Record<string, string>;
+  /** The node agent's runtime: local processes (default) or podman with the project's image. */
+  runtime?: 'process' | 'podman';
   /** Print the node agent's diagnostics to stderr. */
   verbose?: boolean;
 }
@@ -159,6 +161,7 @@ export async function startK8s(opts: StartK8sOptions = {}): Promise<K8s> {
         kubeConfig: kc,
         apiPort: cp.apiPort,
         extraEnv: opts.agentEnv,
+        runtime: opts.runtime,
         log: opts.verbose ? (l) => process.stderr.write(`${l}\n`) : undefined,
       });
       await agent.start();

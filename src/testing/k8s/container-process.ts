@@ -3,7 +3,7 @@
  * (and a bounded tail for the termination message), its memory limit enforced by RSS (the whole
  * group's: a kill reports `OOMKilled` like the kernel's cgroup killer would), and how it ended.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
@@ -46,6 +46,8 @@ export class ContainerProcess {
   private readonly child: ChildProcess;
   private tail = '';
   private killReason: string | undefined;
+  private killedByAgent = false;
+  private exited = false;
   private rssTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -93,6 +95,20 @@ export class ContainerProcess {
   /** Signals the container's whole process group; `reason` names why (OOMKilled, …). */
   kill(signal: NodeJS.Signals, reason?: string): void {
     if (reason && !this.killReason) this.killReason = reason;
+    this.killedByAgent = true;
+    this.signalGroup(signal);
+    // `podman run` passes SIGTERM on to its container, but a SIGKILL ends only the client.
+    if (signal === 'SIGKILL' && this.spec.podmanName && !this.exited) {
+      execFile(
+        'podman',
+        ['rm', '-f', '-t', '0', this.spec.podmanName],
+        { env: this.spec.env },
+        () => {},
+      );
+    }
+  }
+
+  private signalGroup(signal: NodeJS.Signals): void {
     if (!this.child.pid) return;
     try {
       process.kill(-this.child.pid, signal);
@@ -107,8 +123,9 @@ export class ContainerProcess {
     spawnError: Error | undefined,
   ): Promise<Termination> {
     const finishedAt = new Date();
+    this.exited = true;
     // The leader is gone; anything it left in its group goes with it, as with a container.
-    this.kill('SIGKILL');
+    this.signalGroup('SIGKILL');
     if (spawnError || !this.child.pid) {
       return {
         exitCode: 128,
@@ -120,12 +137,15 @@ export class ContainerProcess {
     }
     const signo = signal ? (constants.signals[signal] ?? 9) : undefined;
     const exitCode = signo !== undefined ? 128 + signo : (code ?? 0);
+    const oomUnderPodman = this.spec.oomOnExit137 && exitCode === 137 && !this.killedByAgent;
     const reason =
       this.killReason === 'OOMKilled' || this.killReason === 'DeadlineExceeded'
         ? this.killReason
-        : exitCode === 0
-          ? 'Completed'
-          : 'Error';
+        : oomUnderPodman
+          ? 'OOMKilled'
+          : exitCode === 0
+            ? 'Completed'
+            : 'Error';
     let message = '';
     try {
       message = (await readFile(this.spec.terminationLog, 'utf8')).slice(0, 4096);

@@ -30,7 +30,13 @@ import {
 } from '@kubernetes/client-node';
 import { liveProcesses, processCwd } from '../../control-plane/executor/procfs.js';
 import { ContainerProcess, type Termination } from './container-process.js';
-import { ContainerStartBlocked, resolveContainer, type ProcessSpec } from './pod-config.js';
+import {
+  ContainerStartBlocked,
+  REPO_ROOT,
+  resolveContainer,
+  type ProcessSpec,
+} from './pod-config.js';
+import { writeContainersConf } from './podman.js';
 
 export interface NodeAgentOptions {
   kubeConfig: KubeConfig;
@@ -47,6 +53,12 @@ export interface NodeAgentOptions {
   heartbeatMs?: number;
   /** Retry period of a pod that cannot start yet (default 2 s). */
   retryMs?: number;
+  /**
+   * `process` (default): containers as local processes. `podman`: in the project's image under
+   * podman (./podman.ts), `podmanImage` default `localhost/claude-code-runner:<version>`.
+   */
+  runtime?: 'process' | 'podman';
+  podmanImage?: string;
   /** The agent's own diagnostics (default: none). */
   log?: (line: string) => void;
 }
@@ -85,6 +97,14 @@ function apiCode(err: unknown): number | undefined {
 }
 
 const AGENT_DIR_PREFIX = 'ccr-node-agent-';
+
+/** The tag scripts/image.sh gives the image: the package's version. */
+export function defaultPodmanImage(): string {
+  const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    version?: string;
+  };
+  return `localhost/claude-code-runner:${pkg.version ?? '0.0.0'}`;
+}
 
 /**
  * Container processes of an agent that died without `stop()` (a killed test run) live on in
@@ -144,6 +164,7 @@ export class NodeAgent {
   private wakeWatch: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private stopped = false;
+  private podman: { image: string; containersConf: string } | undefined;
 
   constructor(private readonly opts: NodeAgentOptions) {
     this.nodeName = opts.nodeName ?? 'ccr-node-agent';
@@ -159,6 +180,12 @@ export class NodeAgent {
   async start(): Promise<void> {
     reapOrphanContainers();
     await mkdir(path.join(this.dataDir, 'pods'), { recursive: true });
+    if (this.opts.runtime === 'podman') {
+      this.podman = {
+        image: this.opts.podmanImage ?? defaultPodmanImage(),
+        containersConf: await writeContainersConf(path.join(this.dataDir, 'containers.conf')),
+      };
+    }
     writeFileSync(path.join(this.dataDir, 'owner.pid'), String(process.pid));
     await this.registerNode();
     this.timers.push(setInterval(() => void this.heartbeat(), this.opts.heartbeatMs ?? 10_000));
@@ -441,6 +468,7 @@ export class NodeAgent {
               apiPort: this.opts.apiPort,
               extraEnv: this.opts.extraEnv ?? {},
               hostPath: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+              ...(this.podman ? { podman: this.podman } : {}),
             },
             c,
           ),

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { resolvePodmanContainer } from './podman.js';
 import type {
   CoreV1Api,
   V1Container,
@@ -56,6 +57,10 @@ export interface ProcessSpec {
   fallbackToLogsOnError: boolean;
   memoryLimitBytes?: number;
   mappings: PathMapping[];
+  /** With the podman runtime: the container's name (a SIGKILL of `podman run` leaves it running). */
+  podmanName?: string;
+  /** With the podman runtime and a memory limit: an exit of 137 not caused by the agent is OOM. */
+  oomOnExit137?: boolean;
 }
 
 export interface ResolveContext {
@@ -70,6 +75,8 @@ export interface ResolveContext {
   extraEnv: Record<string, string>;
   /** Host PATH for the processes (node, git, sh). */
   hostPath: string;
+  /** Run containers with podman in this image instead of as local processes. */
+  podman?: { image: string; containersConf: string };
 }
 
 type ImageKind = 'project' | 'node';
@@ -164,7 +171,7 @@ function fieldValue(pod: V1Pod, ref: V1ObjectFieldSelector): string {
 }
 
 /** The kubelet's `$(VAR)` expansion in env values, command and args. */
-function expand(value: string, env: Record<string, string>): string {
+export function expand(value: string, env: Record<string, string>): string {
   return value.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)|\$\$/g, (all, name: string | undefined) =>
     name === undefined ? '$' : (env[name] ?? all),
   );
@@ -215,7 +222,10 @@ async function envVarValue(ctx: ResolveContext, v: V1EnvVar, env: Record<string,
   return '';
 }
 
-async function containerEnv(ctx: ResolveContext, c: V1Container): Promise<Record<string, string>> {
+export async function containerEnv(
+  ctx: ResolveContext,
+  c: V1Container,
+): Promise<Record<string, string>> {
   const ns = ctx.pod.metadata?.namespace ?? 'default';
   const env: Record<string, string> = {};
   for (const src of c.envFrom ?? []) {
@@ -273,7 +283,7 @@ async function writeItems(
   }
 }
 
-function mountFailed(volume: string, why: string): ContainerStartBlocked {
+export function mountFailed(volume: string, why: string): ContainerStartBlocked {
   return new ContainerStartBlocked(
     'ContainerCreating',
     `MountVolume.SetUp failed for volume "${volume}" : ${why}`,
@@ -281,7 +291,7 @@ function mountFailed(volume: string, why: string): ContainerStartBlocked {
 }
 
 /** Host dir of one pod volume, with its files written (Secrets, ConfigMaps, tokens). */
-async function volumeDir(ctx: ResolveContext, v: V1Volume): Promise<string> {
+export async function volumeDir(ctx: ResolveContext, v: V1Volume): Promise<string> {
   const ns = ctx.pod.metadata?.namespace ?? 'default';
   const own = path.join(ctx.podDir, 'volumes', v.name);
   if (v.emptyDir) {
@@ -452,6 +462,7 @@ function argvFor(kind: ImageKind, c: V1Container): string[] {
 }
 
 export async function resolveContainer(ctx: ResolveContext, c: V1Container): Promise<ProcessSpec> {
+  if (ctx.podman) return resolvePodmanContainer(ctx, c, ctx.podman);
   const kind = imageKind(c.image);
   if (!c.image) throw new ContainerStartBlocked('InvalidImageName', 'the container has no image');
   if (!kind) {
