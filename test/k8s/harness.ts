@@ -8,17 +8,21 @@
  *
  *   const k8s = await startK8s({ namespace: 'demo', agentEnv: { ANTHROPIC_BASE_URL: model.url } });
  *   try {
+ *     await k8s.installCrd('deploy/crd.yaml'); // Established, and its first list answered (no 429)
  *     await k8s.core.createNamespacedSecret({ namespace: k8s.namespace, body: { … } });
  *     await k8s.batch.createNamespacedJob({ namespace: k8s.namespace, body: job });
  *     const pod = await k8s.waitForPod(k8s.namespace, 'job-name=my-job', (p) => p.status?.phase === 'Succeeded');
- *     k8s.agent.logs(k8s.namespace, pod.metadata!.name!);   // the container's output
+ *     k8s.agent!.logs(k8s.namespace, pod.metadata!.name!); // the container's output
  *     // an operator as a child process: KUBECONFIG=k8s.kubeconfigPath (admin, client cert),
- *     // or k8s.server + k8s.token + k8s.caPem
+ *     // or k8s.server + k8s.token + k8s.caPem; every URL a pod gets must be on 127.0.0.1
+ *     await k8s.cp.restartApiServer(); // SIGKILL + start again, same port and etcd
  *   } finally {
  *     await k8s.stop();
  *   }
  *
- *   await k8s.installCrd('deploy/crd.yaml');  // Established, and its first list answered (no 429)
+ * A failed container's `terminated.message` is its termination-message file, or with
+ * `terminationMessagePolicy: FallbackToLogsOnError` the tail of its output (as a kubelet does).
+ * `startK8s({ runtime: 'podman' })` runs pods in the built image under podman instead.
  *
  * Exports: startK8s, K8s, StartK8sOptions, waitFor, k8sAvailable, plus from src/testing/k8s/:
  * startControlPlane (the API alone), NodeAgent (the kubelet stand-in), k8sBinDir.
