@@ -157,7 +157,31 @@ export function reapLeftovers(binDir = k8sBinDir()): number {
     }
     rmSync(runDir, { recursive: true, force: true });
   }
+  removeDeadRunDirs(RUN_DIR_PREFIX);
   return killed;
+}
+
+/**
+ * Removes the temp dirs `<tmp>/<prefix>*` whose `owner.pid` names a process that is gone (dirs
+ * without one are not ours to judge). Their processes must be ended first.
+ */
+export function removeDeadRunDirs(prefix: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(tmpdir()).filter((e) => e.startsWith(prefix));
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const dir = path.join(tmpdir(), e);
+    let owner: number;
+    try {
+      owner = Number(readFileSync(path.join(dir, 'owner.pid'), 'utf8'));
+    } catch {
+      continue;
+    }
+    if (owner > 0 && !isAlive(owner)) rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function httpsReady(url: string, ca: string, cert: string, key: string): Promise<boolean> {

@@ -29,6 +29,7 @@ import {
   type V1PodStatus,
 } from '@kubernetes/client-node';
 import { liveProcesses, processCwd } from '../../control-plane/executor/procfs.js';
+import { removeDeadRunDirs } from './control-plane.js';
 import { ContainerProcess, type Termination } from './container-process.js';
 import {
   ContainerStartBlocked,
@@ -137,6 +138,7 @@ export function reapOrphanContainers(): number {
       // gone meanwhile
     }
   }
+  removeDeadRunDirs(AGENT_DIR_PREFIX);
   return orphans.length;
 }
 
