@@ -359,6 +359,9 @@ describe(`the image ${IMAGE}`, () => {
           CLAUDE_CODE_MAX_RETRIES: '1',
           RUNNER_RECONNECT_MAX_DELAY_MS: '300',
           LOG_LEVEL: 'info',
+          // Runners in containers: the container is the boundary (serve would otherwise require
+          // Claude Code's sandbox of its runners, and pass that into the container).
+          RUNNER_SANDBOX: 'off',
         },
         startTimeoutMs: 60_000,
       });
