@@ -23,6 +23,7 @@ import type { Logger } from '../observability/logger.js';
 import { buildOpenApi } from './api/openapi.js';
 import { Router } from './api/router.js';
 import { buildRoutes } from './api/routes.js';
+import { applyCors } from './agui/cors.js';
 import { Auth, loadUserToken, type LoadedUserToken } from './auth.js';
 import { CommandDelivery } from './delivery/commands.js';
 import { defaultRunnerCommand, LocalExecutor } from './executor/local.js';
@@ -120,10 +121,22 @@ export async function startControlPlane(
   });
   const version = packageVersion();
   let openapi: unknown;
-  const routes = buildRoutes(service, {
-    version,
-    openapi: () => (openapi ??= buildOpenApi(routes, version)),
-  });
+  const routes = buildRoutes(
+    service,
+    {
+      version,
+      openapi: () => (openapi ??= buildOpenApi(routes, version)),
+    },
+    {
+      history,
+      gate: hub.catchUpGate,
+      readStep: (s, afterPos, maxRows, maxBytes) =>
+        store.frames.readStep(s, afterPos, maxRows, maxBytes),
+      pageSize: config.limits.historyPageSize,
+      maxBufferedBytes: config.limits.watcherMaxBufferedBytes,
+      logger: logger.child('agui'),
+    },
+  );
   const router = new Router(routes, {
     auth,
     logger: logger.child('api'),
@@ -132,7 +145,9 @@ export async function startControlPlane(
     projectOf: (session) => store.sessions.get(session)?.project,
   });
 
-  const server = createServer((req, res) => void router.dispatch(req, res));
+  const server = createServer((req, res) => {
+    if (!applyCors(req, res, config.corsOrigins)) void router.dispatch(req, res);
+  });
   server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');

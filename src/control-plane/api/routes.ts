@@ -20,6 +20,7 @@ import {
   StatusUpdateRequest,
   type PatchSessionRequest as PatchBody,
 } from '../../protocol/api.js';
+import { aguiRoutes, type AguiDeps } from '../agui/routes.js';
 import type { SessionService } from '../sessions.js';
 import { HttpError } from './http.js';
 import type { Route, RouteContext } from './router.js';
@@ -32,8 +33,10 @@ export const SOCKET = '/api/projects/{project}/sessions/{name}/ws';
 export function buildRoutes(
   service: SessionService,
   info: { version: string; openapi: () => unknown },
+  agui?: AguiDeps,
 ): Route[] {
   return [
+    ...(agui ? aguiRoutes(service, agui) : []),
     {
       method: 'GET',
       path: '/health',
