@@ -64,6 +64,8 @@ interface Turn {
 interface OpenText {
   messageId: string;
   parent: string | undefined;
+  /** Its whole text (`agent.message`) already came: the SDK may send it before the last piece. */
+  covered: boolean;
 }
 
 type Obj = Record<string, unknown>;
@@ -76,6 +78,8 @@ export class AguiMapper {
   private pendingUser: Message[] = [];
   /** Streamed text blocks by partial id. */
   private readonly openTexts = new Map<string, OpenText>();
+  /** Streamed blocks of this turn that have ended (a late piece of one starts nothing). */
+  private readonly endedTexts = new Set<string>();
   /** Per agent (parent tool call, '' for the main one): text blocks streamed whole whose final `agent.message` is still to come. */
   private readonly streamedWhole = new Map<string, number>();
   /** Sub-agents running, by the tool call that started them. */
@@ -164,7 +168,7 @@ export class AguiMapper {
   private partial(e: HistoryEntryJson, p: Obj, out: Ev[]): void {
     const info = isObj(e.partial) ? e.partial : {};
     const key = str(info.id);
-    if (key === undefined) return;
+    if (key === undefined || this.endedTexts.has(key)) return;
     const index = typeof info.index === 'number' ? info.index : 0;
     const total = typeof info.total === 'number' ? info.total : 0;
     const data = str(info.data) ?? '';
@@ -172,7 +176,7 @@ export class AguiMapper {
     this.ensureTurn(e, out);
     let open = this.openTexts.get(key);
     if (!open) {
-      open = { messageId: `msg-${e.seq}`, parent };
+      open = { messageId: `msg-${e.seq}`, parent, covered: false };
       this.openTexts.set(key, open);
       out.push({
         type: EventType.TEXT_MESSAGE_START,
@@ -191,12 +195,13 @@ export class AguiMapper {
     if (total > 0 && index >= total - 1) {
       this.endText(key, open, out);
       const k = parent ?? '';
-      this.streamedWhole.set(k, (this.streamedWhole.get(k) ?? 0) + 1);
+      if (!open.covered) this.streamedWhole.set(k, (this.streamedWhole.get(k) ?? 0) + 1);
     }
   }
 
   private endText(key: string, open: OpenText, out: Ev[]): void {
     this.openTexts.delete(key);
+    this.endedTexts.add(key);
     out.push({
       type: EventType.TEXT_MESSAGE_END,
       messageId: open.messageId,
@@ -216,9 +221,9 @@ export class AguiMapper {
         this.streamedWhole.set(k, streamed - 1);
         return;
       }
-      const openKey = [...this.openTexts].find(([, o]) => o.parent === parent)?.[0];
-      if (openKey !== undefined) {
-        this.endText(openKey, this.openTexts.get(openKey)!, out);
+      const open = [...this.openTexts.values()].find((o) => o.parent === parent && !o.covered);
+      if (open) {
+        open.covered = true; // its last piece ends it
         return;
       }
       const messageId = `msg-${e.seq}`;
@@ -403,6 +408,7 @@ export class AguiMapper {
   private closeInner(out: Ev[]): void {
     for (const [key, open] of [...this.openTexts]) this.endText(key, open, out);
     this.streamedWhole.clear();
+    this.endedTexts.clear();
     for (const id of [...this.subagents]) {
       this.subagents.delete(id);
       out.push({

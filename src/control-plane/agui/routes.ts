@@ -58,13 +58,10 @@ export const AguiRunInput = z
     context: z.array(z.unknown()).optional(),
     forwardedProps: z
       .looseObject({
-        session: z
-          .record(z.string(), z.unknown())
-          .optional()
-          .meta({
-            description:
-              'Create-and-run only: fields of the new session (as in POST …/agentic-sessions)',
-          }),
+        session: z.record(z.string(), z.unknown()).optional().meta({
+          description:
+            'Create-and-run only: fields of the new session (as in POST …/agentic-sessions)',
+        }),
       })
       .optional(),
   })
