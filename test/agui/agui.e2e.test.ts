@@ -352,5 +352,21 @@ describe('AG-UI on serve', () => {
     });
     assert.ok(tail.length > baseline.length);
     assert.ok(checked.count > 100, 'every event of these streams was checked');
+
+    const doc = (await (await fetch(`${serve.apiUrl}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { responses: Record<string, { content?: object }> }>>;
+    };
+    for (const [m, p] of [
+      ['post', '/api/projects/{project}/agui'],
+      ['post', '/api/projects/{project}/sessions/{name}/agui'],
+      ['get', '/api/projects/{project}/sessions/{name}/agui'],
+      ['post', '/api/projects/{project}/sessions/{name}/agui/interrupt'],
+      ['post', '/api/projects/{project}/sessions/{name}/agui/end'],
+    ] as const)
+      assert.ok(doc.paths[p]?.[m], `${m} ${p} is in the OpenAPI document`);
+    assert.ok(
+      doc.paths['/api/projects/{project}/sessions/{name}/agui']!.get!.responses['200']!.content,
+      'the stream is documented as text/event-stream',
+    );
   });
 });
