@@ -120,7 +120,13 @@ export class AguiStream implements Subscriber {
   }
 
   offer(pos: number, json: string): void {
-    if (this.closed || !this.live || pos <= this.folded) return;
+    if (this.closed || pos <= this.folded) return;
+    if (!this.live) {
+      // A client that stopped reading while still catching up would hold its catch-up place for
+      // ever; the live stream going on is what tells it is too slow (as for a socket watcher).
+      if (this.res.writableLength + json.length > this.o.maxBufferedBytes) this.tooSlow();
+      return; // it is in the store: catch-up will read it
+    }
     this.fold(pos, json);
     if (this.res.writableLength > this.o.maxBufferedBytes) this.tooSlow();
   }
