@@ -104,6 +104,25 @@ export default tseslint.config(
     },
   },
   {
+    // The web page runs in a browser: it speaks the API over HTTP and the socket, and imports
+    // neither Node nor our Node code (docs/web.md).
+    files: ['web/src/**/*.{ts,tsx}'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/src/**', '../**'],
+              message: 'web/src/ imports only itself and its libraries',
+            },
+            { group: ['node:*'], message: 'web/src/ runs in a browser: no Node modules' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The configuration modules own process.env; tests and benchmarks build child environments.
     files: ['src/config/**', 'test/**', 'bench/**', 'src/testing/**'],
     rules: { 'no-restricted-properties': 'off' },

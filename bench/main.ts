@@ -3,7 +3,7 @@
  * scripted model with real parts (the real CLI, runner, serve, SQLite, sockets on loopback).
  * Prints a table and writes bench/results/latest.json (method and goals: docs/benchmarks.md).
  *
- *   node dist/bench/main.js [--quick] [--only overhead,relay,fanout,replay,catchup,concurrency]
+ *   node dist/bench/main.js [--quick] [--only overhead,relay,fanout,replay,catchup,concurrency,web]
  *
  * --quick (or BENCH_QUICK=1) runs every benchmark small, to check that it works, and writes
  * bench/results/quick.json instead: its figures are not the published ones.
@@ -22,6 +22,7 @@ import { replay } from './replay.js';
 import { benchScenarios } from './scenarios.js';
 import { sessionOverhead } from './session-overhead.js';
 import { round } from './stats.js';
+import { webLongSession } from './web-long-session.js';
 
 const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
@@ -46,6 +47,8 @@ const GOALS: Goal[] = [
   { key: 'concurrent_sessions_completed', unit: '', goal: '16', ok: (v) => v === 16 },
   { key: 'runner_rss_mb', unit: 'MiB', goal: '≤ 80', ok: (v) => v <= 80 },
   { key: 'cold_start_ms', unit: 'ms', goal: '≤ 300', ok: (v) => v <= 300 },
+  { key: 'web_open_10k_ms', unit: 'ms', goal: '—', ok: () => true },
+  { key: 'web_scroll_frame_p99_ms', unit: 'ms', goal: '—', ok: () => true },
 ];
 
 type Figures = Record<string, number>;
@@ -81,6 +84,7 @@ function benches(quick: boolean): Bench[] {
         }),
     },
     { name: 'concurrency', run: (ctx) => concurrency(ctx, { sessions: quick ? 4 : 16 }) },
+    { name: 'web', run: (ctx) => webLongSession(ctx, { entries: 10_000 }) },
   ];
 }
 

@@ -4,8 +4,12 @@
  * Messages never contain the token.
  */
 import type { SessionResource } from '../protocol/api.js';
+import type { HistoryEntry, HistoryPage, SendResult } from '../protocol/history.js';
 import { API_PREFIX, apiPath, socketUrl } from '../protocol/paths.js';
+import { AFTER_SEQ_PARAM } from '../protocol/socket.js';
 import { describeTokenSource, type ClientConfig } from '../config/client-config.js';
+
+export type { HistoryEntry, HistoryPage, SendResult, SessionResource };
 
 /** A failure the user sees as one line; `exitCode` 2 is a usage error, 1 anything else. */
 export class ClientError extends Error {
@@ -17,32 +21,6 @@ export class ClientError extends Error {
     super(message);
     this.name = 'ClientError';
   }
-}
-
-export interface SendResult {
-  id: number;
-  type: string;
-  delivered: boolean;
-  seq?: number;
-}
-
-export interface HistoryPage {
-  items: HistoryEntry[];
-  lastSeq: number;
-  hasMore: boolean;
-}
-
-/** One history entry as the hub stores and broadcasts it. */
-export interface HistoryEntry {
-  seq: number;
-  run?: number;
-  runSeq?: number;
-  type: string;
-  timestamp?: string;
-  sessionId?: string;
-  payload?: unknown;
-  partial?: unknown;
-  [k: string]: unknown;
 }
 
 export type CreateBody = Record<string, unknown> & { prompt: string };
@@ -90,7 +68,7 @@ export class ApiClient {
 
   /** `ws://…/api/projects/{p}/sessions/{name}/ws` (the token goes in a header, never here). */
   socketUrl(name: string, afterSeq: number): string {
-    const q = afterSeq > 0 ? `?after_seq=${afterSeq}` : '';
+    const q = afterSeq > 0 ? `?${AFTER_SEQ_PARAM}=${afterSeq}` : '';
     return `${socketUrl(this.apiUrl, this.config.project, name)}${q}`;
   }
 
@@ -223,7 +201,7 @@ export class ApiClient {
   }
 
   history(name: string, afterSeq = 0, limit?: number): Promise<HistoryPage> {
-    const q = new URLSearchParams({ after_seq: String(afterSeq) });
+    const q = new URLSearchParams({ [AFTER_SEQ_PARAM]: String(afterSeq) });
     if (limit !== undefined) q.set('limit', String(limit));
     return this.request('GET', `${apiPath.messages(this.config.project, name)}?${q}`, {
       session: name,

@@ -8,6 +8,8 @@
  * the REST history instead of a socket.
  */
 import type { SessionResource } from '../protocol/api.js';
+import { isClosingFrame, isPhaseChanged, parseHistoryBody } from '../protocol/history.js';
+import { isTerminalPhase } from '../protocol/status.js';
 import type { ApiClient, HistoryEntry } from './api.js';
 import {
   addResult,
@@ -16,15 +18,11 @@ import {
   paint,
   renderEntry,
   renderSummary,
-  TERMINAL_PHASES,
   type RenderState,
   type Style,
 } from './render.js';
 import type { OutStream, Terminal } from './terminal.js';
 import { watchSession } from './watch.js';
-
-/** The `system.message` events with which a runner ends a run: its last frame. */
-const CLOSING_EVENTS = new Set(['session.completed', 'session.failed', 'session.stopped']);
 
 /**
  * When following a run may stop: at a terminal phase of that run (or a later one), but never
@@ -39,15 +37,12 @@ export class RunEndWatch {
   constructor(private readonly run: number) {}
 
   observe(entry: HistoryEntry): void {
-    if (entry.type !== 'system.message') return;
-    const p = (entry.payload ?? {}) as { event?: unknown; data?: Record<string, unknown> };
-    if (typeof entry.runSeq === 'number' && CLOSING_EVENTS.has(String(p.event)))
-      this.closedRuns.add(entry.run ?? 0);
-    if (p.event !== 'phase.changed') return;
-    const phase = p.data?.phase;
-    const run = typeof p.data?.run === 'number' ? p.data.run : (entry.run ?? 0);
-    if (typeof phase === 'string' && TERMINAL_PHASES.has(phase))
-      this.terminal = { run, over: p.data?.runOver === true };
+    if (typeof entry.runSeq === 'number' && isClosingFrame(entry.type, entry.payload))
+      this.closedRuns.add(entry.run);
+    const body = parseHistoryBody(entry);
+    if (body?.type !== 'system.message' || !isPhaseChanged(body.payload)) return;
+    const { phase, run, runOver } = body.payload.data;
+    if (isTerminalPhase(phase)) this.terminal = { run, over: runOver === true };
     else if (this.terminal && run > this.terminal.run) this.terminal = undefined;
   }
 
@@ -110,11 +105,10 @@ export async function followSession(o: FollowOptions): Promise<FollowResult> {
     terminal.write(`${paint(style, 'yellow', text)}\n`);
   };
 
-  if (!o.json)
-    terminal.setActivity(TERMINAL_PHASES.has(session.status.phase) ? 'done' : 'starting');
+  if (!o.json) terminal.setActivity(isTerminalPhase(session.status.phase) ? 'done' : 'starting');
   let deleted = false;
   try {
-    if (TERMINAL_PHASES.has(session.status.phase)) {
+    if (isTerminalPhase(session.status.phase)) {
       for (let after = lastSeq; ;) {
         const page = await api.history(name, after);
         for (const e of page.items) {

@@ -9,7 +9,14 @@
  * Every string that came from the model or a tool is stripped of control characters before it
  * reaches the terminal, so a session cannot move the cursor or recolour the user's screen.
  */
-import type { HistoryEntry } from './api.js';
+import {
+  HISTORY_ENTRY_TYPES,
+  type HistoryEntryBody,
+  isPhaseChanged,
+  parseHistoryBody,
+  PHASE_CHANGED_EVENT,
+} from '../protocol/history.js';
+import { isTerminalPhase } from '../protocol/status.js';
 
 export interface Style {
   color: boolean;
@@ -85,8 +92,6 @@ export function newRenderState(): RenderState {
     totals: newTotals(),
   };
 }
-
-export const TERMINAL_PHASES = new Set(['Completed', 'Failed', 'Stopped', 'Error']);
 
 /** Exit code of `session watch` for a terminal phase: 0 Completed, 1 Failed/Error, 3 Stopped. */
 export function exitCodeForPhase(phase: string): number {
@@ -303,12 +308,29 @@ export function renderSummary(t: Totals, style: Style, phase?: string, message?:
 // ---------------------------------------------------------------------------------------------
 // Entries
 
+/** What rendering reads of an entry (a test or a replay may hold no more). */
+export interface RenderableEntry {
+  seq: number;
+  type: string;
+  run?: number;
+  runSeq?: number;
+  payload?: unknown;
+  partial?: unknown;
+}
+
+/** The types this version renders; an entry of another type is shown only when verbose. */
+const KNOWN_TYPES: ReadonlySet<string> = new Set(HISTORY_ENTRY_TYPES);
+
+/** The sub-agent a payload belongs to (it is then indented). */
+function parentToolUse(body: HistoryEntryBody): string | undefined {
+  const p = body.payload;
+  return 'parent_tool_use_id' in p && typeof p.parent_tool_use_id === 'string'
+    ? p.parent_tool_use_id
+    : undefined;
+}
+
 /** Text to append to the output for one entry; updates `state`. */
-export function renderEntry(entry: HistoryEntry, state: RenderState, style: Style): string {
-  const payload = isRecord(entry.payload) ? entry.payload : {};
-  const nested =
-    typeof payload.parent_tool_use_id === 'string' && payload.parent_tool_use_id !== '';
-  const indent = nested ? '    ' : '';
+export function renderEntry(entry: RenderableEntry, state: RenderState, style: Style): string {
   let out = '';
   /** Ends a streamed line before a whole line is written. */
   const line = (text: string) => {
@@ -317,18 +339,32 @@ export function renderEntry(entry: HistoryEntry, state: RenderState, style: Styl
     out += `${text}\n`;
     state.atLineStart = true;
   };
+  const body = parseHistoryBody(entry);
+  if (!body) {
+    // A type of a newer version is shown when verbose; a known type in a shape this version
+    // does not know is shown as it is, never dropped.
+    if (style.verbose || KNOWN_TYPES.has(entry.type))
+      line(
+        paint(
+          style,
+          'dim',
+          `· ${oneLine(`${entry.type} ${JSON.stringify(entry.payload ?? {})}`, Math.max(style.width, 20) - 2)}`,
+        ),
+      );
+    return out;
+  }
+  const parent = parentToolUse(body);
+  const indent = parent ? '    ' : '';
   const width = Math.max(style.width - indent.length, 20);
 
-  switch (entry.type) {
+  switch (body.type) {
     case 'message.partial': {
-      const p = isRecord(entry.partial) ? entry.partial : {};
-      const id = typeof p.id === 'string' ? p.id : '';
-      const data = clean(typeof p.data === 'string' ? p.data : '');
-      const index = typeof p.index === 'number' ? p.index : 0;
+      const p = body.partial;
+      const data = clean(p.data);
       state.activity = 'working';
-      if (!state.stream || state.stream.id !== id) {
+      if (!state.stream || state.stream.id !== p.id) {
         if (!state.atLineStart) out += '\n';
-        state.stream = { id, text: '', fromStart: index === 0 };
+        state.stream = { id: p.id, text: '', fromStart: p.index === 0 };
         state.atLineStart = true;
       }
       state.stream.text += data;
@@ -340,8 +376,9 @@ export function renderEntry(entry: HistoryEntry, state: RenderState, style: Styl
     }
 
     case 'agent.message': {
-      if (payload.type === 'agent_message' && isRecord(payload.content)) {
-        const text = clean(typeof payload.content.text === 'string' ? payload.content.text : '');
+      const payload = body.payload;
+      if ('type' in payload && payload.type === 'agent_message') {
+        const text = clean(payload.content.text);
         const s = state.stream;
         if (s && s.fromStart && text.startsWith(s.text)) {
           // Streamed already: only what is missing, then end the line.
@@ -355,14 +392,14 @@ export function renderEntry(entry: HistoryEntry, state: RenderState, style: Styl
         if (text) line(indent ? text.replace(/^/gm, indent) : text);
         return out;
       }
-      if (payload.type === 'result.message' && isRecord(payload.payload)) {
+      if ('type' in payload && payload.type === 'result.message') {
         addResult(state.totals, payload.payload);
         line(renderTurnLine(payload.payload, style));
         return out;
       }
-      if (typeof payload.tool === 'string') {
+      if ('tool' in payload) {
         const tool = clean(payload.tool);
-        if (typeof payload.id === 'string') state.tools.set(payload.id, tool);
+        state.tools.set(payload.id, tool);
         const arg = oneLine(
           toolArgument(tool, payload.input, state.cwd),
           Math.max(width - tool.length - 4, 10),
@@ -371,41 +408,33 @@ export function renderEntry(entry: HistoryEntry, state: RenderState, style: Styl
         line(`${indent}${paint(style, 'cyan', '▸')} ${paint(style, 'bold', tool)}(${arg})`);
         return out;
       }
-      if (isRecord(payload.tool_result)) {
-        const r = payload.tool_result;
-        let text = clean(toolResultText(r.content)).trim();
-        if (state.cwd) text = text.split(`${state.cwd}/`).join('');
-        const lines = text ? text.split('\n') : [];
-        const first = lines.find((l) => l.trim()) ?? '(no output)';
-        const more = lines.length > 1 ? ` (+${lines.length - 1} lines)` : '';
-        const isError = r.is_error === true;
-        const body = oneLine(first, Math.max(width - 6 - more.length, 10));
-        line(
-          `${indent}  ${paint(style, 'dim', '⎿')} ${isError ? paint(style, 'red', `✗ ${body}`) : paint(style, 'dim', body)}${paint(style, 'dim', more)}`,
-        );
-        return out;
-      }
-      if (style.verbose)
-        line(
-          paint(style, 'dim', `· agent.message ${oneLine(JSON.stringify(payload), width - 16)}`),
-        );
+      const r = payload.tool_result;
+      let text = clean(toolResultText(r.content)).trim();
+      if (state.cwd) text = text.split(`${state.cwd}/`).join('');
+      const lines = text ? text.split('\n') : [];
+      const first = lines.find((l) => l.trim()) ?? '(no output)';
+      const more = lines.length > 1 ? ` (+${lines.length - 1} lines)` : '';
+      const summary = oneLine(first, Math.max(width - 6 - more.length, 10));
+      line(
+        `${indent}  ${paint(style, 'dim', '⎿')} ${r.is_error ? paint(style, 'red', `✗ ${summary}`) : paint(style, 'dim', summary)}${paint(style, 'dim', more)}`,
+      );
       return out;
     }
 
     case 'system.message': {
-      const message = typeof payload.message === 'string' ? payload.message : '';
-      const level = typeof payload.level === 'string' ? payload.level : 'info';
-      const event = typeof payload.event === 'string' ? payload.event : '';
-      const data = isRecord(payload.data) ? payload.data : {};
-      if (event === 'cli.init' && typeof data.cwd === 'string') state.cwd = data.cwd;
+      const payload = body.payload;
+      const message = payload.message;
+      const level = payload.level ?? 'info';
+      if (payload.event === 'cli.init' && typeof payload.data?.cwd === 'string')
+        state.cwd = payload.data.cwd;
       // Only the control plane's own entries (no runSeq) change the phase: the hub renames a
       // runner's claim of this event, and this check covers history written before it did.
-      if (event === 'phase.changed' && entry.runSeq === undefined) {
-        const phase = typeof data.phase === 'string' ? data.phase : undefined;
-        if (phase) {
+      if (payload.event === PHASE_CHANGED_EVENT && entry.runSeq === undefined) {
+        const phase = isPhaseChanged(payload) ? payload.data.phase : undefined;
+        if (phase && isPhaseChanged(payload)) {
           state.phase = phase;
-          state.phaseRun = typeof data.run === 'number' ? data.run : entry.run;
-          if (TERMINAL_PHASES.has(phase)) state.activity = 'done';
+          state.phaseRun = payload.data.run;
+          if (isTerminalPhase(phase)) state.activity = 'done';
           else if (phase === 'Pending' || phase === 'Creating') state.activity = 'starting';
         }
         const color: Paint =
@@ -419,7 +448,7 @@ export function renderEntry(entry: HistoryEntry, state: RenderState, style: Styl
         line(`${paint(style, color, '●')} ${paint(style, 'dim', oneLine(message, width - 2))}`);
         return out;
       }
-      if (event === 'thinking') {
+      if (payload.event === 'thinking') {
         line(
           `${indent}${paint(style, 'magenta', '✻')} ${paint(style, ['dim', 'italic'], oneLine(message, width - 2))}`,
         );
@@ -435,7 +464,7 @@ export function renderEntry(entry: HistoryEntry, state: RenderState, style: Styl
             : level === 'system'
               ? paint(style, 'blue', '●')
               : paint(style, 'dim', '·');
-      const body = (t: string) =>
+      const tint = (t: string) =>
         level === 'error'
           ? paint(style, 'red', t)
           : level === 'warn'
@@ -443,8 +472,8 @@ export function renderEntry(entry: HistoryEntry, state: RenderState, style: Styl
             : level === 'debug'
               ? paint(style, 'dim', t)
               : t;
-      let text = `${indent}${mark} ${body(oneLine(firstLine, width - 2))}`;
-      for (const r of rest) if (r.trim()) text += `\n${indent}  ${body(oneLine(r, width - 2))}`;
+      let text = `${indent}${mark} ${tint(oneLine(firstLine, width - 2))}`;
+      for (const r of rest) if (r.trim()) text += `\n${indent}  ${tint(oneLine(r, width - 2))}`;
       line(text);
       return out;
     }
@@ -462,37 +491,18 @@ export function renderEntry(entry: HistoryEntry, state: RenderState, style: Styl
 
     case 'user_message':
     case 'user.message': {
-      const text = clean(
-        typeof payload.content === 'string'
-          ? payload.content
-          : typeof payload.text === 'string'
-            ? payload.text
-            : '',
-      );
+      const payload = body.payload;
+      const text = clean(payload.content ?? payload.text ?? '');
       const [first = '', ...rest] = text.split('\n');
       // A message from another session (docs/agents.md) says who sent it.
-      const from =
-        isRecord(payload.from) && typeof payload.from.session === 'string'
-          ? payload.from
-          : undefined;
+      const from = payload.from?.session !== undefined ? payload.from : undefined;
       const sender = from
-        ? `${paint(style, 'dim', `[from ${clean(String(from.session))}${typeof from.agent === 'string' && from.agent !== 'main' ? `/${clean(from.agent)}` : ''}]`)} `
+        ? `${paint(style, 'dim', `[from ${clean(String(from.session))}${from.agent !== undefined && from.agent !== 'main' ? `/${clean(from.agent)}` : ''}]`)} `
         : '';
       let t = `${paint(style, ['bold', 'cyan'], '›')} ${sender}${paint(style, 'bold', first)}`;
       for (const r of rest) t += `\n  ${paint(style, 'bold', r)}`;
       line(t);
       return out;
     }
-
-    default:
-      if (style.verbose)
-        line(
-          paint(
-            style,
-            'dim',
-            `· ${oneLine(`${entry.type} ${JSON.stringify(entry.payload ?? {})}`, width - 2)}`,
-          ),
-        );
-      return out;
   }
 }

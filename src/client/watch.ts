@@ -9,10 +9,8 @@
  * dropped, so there is no repeat; the hub replays everything after `after_seq`, so there is no gap.
  */
 import WebSocket from 'ws';
+import { CLOSE_SESSION_DELETED, CLOSE_TOO_SLOW } from '../protocol/socket.js';
 import { ClientError, unreachableMessage, type ApiClient, type HistoryEntry } from './api.js';
-
-export const CLOSE_SESSION_DELETED = 4004;
-export const CLOSE_TOO_SLOW = 4008;
 
 export interface WatchOptions {
   api: ApiClient;

@@ -20,9 +20,11 @@ import { fileURLToPath } from 'node:url';
 import { SystemError } from '../errors.js';
 import type { ServeConfig } from '../config/serve-config.js';
 import type { Logger } from '../observability/logger.js';
+import { API_PREFIX, socketUrl } from '../protocol/paths.js';
 import { buildOpenApi } from './api/openapi.js';
 import { Router } from './api/router.js';
 import { buildRoutes } from './api/routes.js';
+import { StaticSite } from './api/static.js';
 import { applyCors } from './agui/cors.js';
 import { Auth, loadUserToken, type LoadedUserToken } from './auth.js';
 import { CommandDelivery } from './delivery/commands.js';
@@ -103,8 +105,7 @@ export async function startControlPlane(
     graceMs: config.graceMs,
     inheritedEnv: config.runnerEnv,
     apiUrl: () => `${base()}/api`,
-    socketUrl: (project, session) =>
-      `${base().replace(/^http/, 'ws')}/api/projects/${encodeURIComponent(project)}/sessions/${encodeURIComponent(session)}/ws`,
+    socketUrl: (project, session) => socketUrl(`${base()}${API_PREFIX}`, project, session),
   });
   const service = new SessionService({
     store,
@@ -145,8 +146,10 @@ export async function startControlPlane(
     projectOf: (session) => store.sessions.get(session)?.project,
   });
 
+  const site = new StaticSite();
   const server = createServer((req, res) => {
-    if (!applyCors(req, res, config.corsOrigins)) void router.dispatch(req, res);
+    if (applyCors(req, res, config.corsOrigins)) return;
+    if (!site.handle(req, res)) void router.dispatch(req, res);
   });
   server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
   server.on('clientError', (_err, socket) => {

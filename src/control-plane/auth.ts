@@ -101,16 +101,39 @@ export class Auth {
     return owner ? { kind: 'runner', session: owner.session, run: owner.run } : undefined;
   }
 
-  /** Authenticates a request: the bearer header, else `?token=` when allowed (sockets). Throws 401. */
-  require(req: IncomingMessage, url: URL, allowQueryToken: boolean): Principal {
+  /**
+   * Authenticates a request: the bearer header, else (sockets only) the token as a subprotocol
+   * (`Sec-WebSocket-Protocol: ccr.v1, ccr.token.<token>`, what a browser can send without putting
+   * it in the URL), else `?token=`. Throws 401.
+   */
+  require(req: IncomingMessage, url: URL, allowSocketToken: boolean): Principal {
     const token =
-      bearer(req) ?? (allowQueryToken ? (url.searchParams.get('token') ?? undefined) : undefined);
+      bearer(req) ??
+      (allowSocketToken
+        ? (subprotocolToken(req) ?? url.searchParams.get('token') ?? undefined)
+        : undefined);
     if (!token)
       throw new RequestError(401, 'missing credentials: send "Authorization: Bearer <token>"');
     const principal = this.authenticate(token);
     if (!principal) throw new RequestError(401, 'invalid or expired token');
     return principal;
   }
+}
+
+/** The subprotocol a browser offers first: the one the hub selects (never the token one). */
+export const SOCKET_SUBPROTOCOL = 'ccr.v1';
+export const TOKEN_SUBPROTOCOL_PREFIX = 'ccr.token.';
+
+/** The token offered as the subprotocol `ccr.token.<token>`, if any. */
+export function subprotocolToken(req: IncomingMessage): string | undefined {
+  const h = req.headers['sec-websocket-protocol'];
+  if (!h) return undefined;
+  for (const p of (Array.isArray(h) ? h.join(',') : h).split(',')) {
+    const v = p.trim();
+    if (v.startsWith(TOKEN_SUBPROTOCOL_PREFIX) && v.length > TOKEN_SUBPROTOCOL_PREFIX.length)
+      return v.slice(TOKEN_SUBPROTOCOL_PREFIX.length);
+  }
+  return undefined;
 }
 
 export function bearer(req: IncomingMessage): string | undefined {

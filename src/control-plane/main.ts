@@ -1,7 +1,7 @@
 /**
  * `claude-code-runner serve`: the control plane (sessions API, socket hub, SQLite store, local
  * executor) until SIGINT or SIGTERM. Prints `listening on <url>` on stdout once it accepts
- * requests, and the user token once, when it generates one.
+ * requests, and the user token once, when it generates one, with the web page's sign-in URL.
  */
 import { ConfigError, describeError } from '../errors.js';
 import { readProcessEnv } from '../config/process-env.js';
@@ -43,10 +43,14 @@ export async function main(argv: string[]): Promise<number> {
   if (cp.token.source === 'generated') {
     out(`generated an API token (saved in ${cp.token.file}, mode 0600; shown only this once):`);
     out(`  ${cp.token.token}`);
+    // The token rides in the fragment, which a browser never sends to the server; the page
+    // moves it to session storage and clears it from the address bar at once (docs/web.md).
+    out(`open the web page, signed in: ${cp.url}/#token=${cp.token.token}`);
   } else if (cp.token.source === 'file') {
     out(`API token: read from ${cp.token.file}`);
   }
   out(`claude-code-runner serve: listening on ${cp.url} (data dir ${config.dataDir})`);
+  if (cp.token.source !== 'generated') out(`web page: ${cp.url}/ (sign in with the API token)`);
 
   await new Promise<void>((resolve) => {
     const onSignal = (sig: NodeJS.Signals) => {

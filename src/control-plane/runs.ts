@@ -19,6 +19,7 @@ import type { Auth } from './auth.js';
 import { buildRunnerEnv } from './executor/env.js';
 import type { Executor, RunExit } from './executor/types.js';
 import type { CommandDelivery } from './delivery/commands.js';
+import { runnerEntry } from './hub/runner-entry.js';
 import type { HistoryLog } from './hub/history-log.js';
 import { discardLeftovers, takeLeftovers } from './leftovers.js';
 import type { Hub } from './hub/hub.js';
@@ -237,16 +238,7 @@ export class RunManager {
     let appended = 0;
     for (const f of left.frames) {
       if (f.seq <= last) continue;
-      const extra: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(f.raw)) if (!KNOWN_FRAME_KEYS.has(k)) extra[k] = v;
-      const partial = f.raw.partial;
-      this.o.history.append(name, run, f.seq, {
-        type: f.type,
-        timestamp: f.timestamp,
-        payload: redactor.redactDeep(f.raw.payload),
-        ...(partial !== undefined ? { partial: redactor.redactDeep(partial) } : {}),
-        ...(Object.keys(extra).length ? { extra: redactor.redactDeep(extra) } : {}),
-      });
+      this.o.history.append(name, run, f.seq, runnerEntry(f, f.raw, redactor));
       last = f.seq;
       appended++;
     }
@@ -520,18 +512,6 @@ export class RunManager {
     return row;
   }
 }
-
-/** Frame fields of the contract; any other field a runner adds is kept as it is. */
-const KNOWN_FRAME_KEYS = new Set([
-  'seq',
-  'type',
-  'timestamp',
-  'payload',
-  'partial',
-  'sessionId',
-  'run',
-  'runSeq',
-]);
 
 function now(): string {
   return new Date().toISOString();

@@ -9,6 +9,7 @@ import { checkRepoName, checkRepoUrl } from './repos.js';
 import { PHASES, resultSummaryFields, StatusUpdate } from './status.js';
 import { AgentSpecList } from './agents.js';
 import { CLIENT_COMMAND_TYPES } from './commands.js';
+import { HistoryEntry, HistoryPage, SendResult } from './history.js';
 
 export const API_VERSION = 'vteam.ambient-code/v1alpha1';
 export const SESSION_KIND = 'AgenticSession';
@@ -340,43 +341,12 @@ export const SendMessageRequest = z
       'The command for the runner: its type and, as the other fields, its payload (e.g. {"content": "…"}).',
   });
 
-export const SendMessageResponse = z.object({
-  id: z.number().int().meta({ description: 'Position of the message in the outbox.' }),
-  type: z.string(),
-  delivered: z
-    .boolean()
-    .meta({ description: 'Sent to a connected runner now (else queued until it connects).' }),
-  seq: z.number().int().optional().meta({ description: 'History position of a user message.' }),
-});
+export const SendMessageResponse = SendResult;
 
-/** One history entry as stored and as sent to watchers. */
-export const HistoryEntry = z
-  .object({
-    seq: z
-      .number()
-      .int()
-      .positive()
-      .meta({ description: 'Session-wide history position (strictly increasing across runs).' }),
-    run: z.number().int().positive(),
-    runSeq: z.number().int().positive().optional().meta({
-      description: "The runner's own seq within its run (absent for entries the hub wrote).",
-    }),
-    type: z.string(),
-    timestamp: z.string(),
-    sessionId: z.string(),
-    payload: z.unknown(),
-    partial: z.unknown().optional(),
-  })
-  .passthrough();
+/** One history entry as stored and as sent to watchers (typed kinds: history.ts). */
+export { HistoryEntry };
 
-export const HistoryResponse = z.object({
-  items: z.array(HistoryEntry),
-  lastSeq: z
-    .number()
-    .int()
-    .meta({ description: 'Position of the last item returned (the after_seq of the next page).' }),
-  hasMore: z.boolean(),
-});
+export const HistoryResponse = HistoryPage;
 
 export const GithubTokenResponse = z.object({ token: z.string() });
 export const ErrorResponse = z.object({

@@ -23,6 +23,11 @@ export const TERMINAL_PHASES: ReadonlySet<Phase> = new Set([
   'Error',
 ]);
 
+/** Whether a phase (any string, e.g. from the wire) is one a run ends in. */
+export function isTerminalPhase(phase: string | undefined): boolean {
+  return phase !== undefined && TERMINAL_PHASES.has(phase as Phase);
+}
+
 export const STATUS_FIELDS = [
   'phase',
   'completionTime',

@@ -6,6 +6,8 @@
 import { SystemError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Redactor } from '../observability/redact.js';
+import type { SessionResource } from '../protocol/api.js';
+import { apiPath } from '../protocol/paths.js';
 import { pickStatusFields, type StatusUpdate } from '../protocol/status.js';
 import { httpRequest, type HttpAnswer } from './http-request.js';
 
@@ -20,12 +22,6 @@ export interface BackendClientOptions {
   timeoutMs?: number;
 }
 
-export interface SessionResource {
-  metadata?: { name?: string; annotations?: Record<string, string> };
-  spec?: Record<string, unknown>;
-  status?: Record<string, unknown>;
-}
-
 export class BackendClient {
   constructor(private readonly opts: BackendClientOptions) {}
 
@@ -34,7 +30,7 @@ export class BackendClient {
   }
 
   private sessionUrl(name = this.opts.sessionName): string {
-    return `${this.opts.apiUrl}/projects/${encodeURIComponent(this.opts.project)}/agentic-sessions/${encodeURIComponent(name)}`;
+    return `${this.opts.apiUrl}${apiPath.session(this.opts.project, name)}`;
   }
 
   /** One authenticated JSON request; throws SystemError (of `phase`) only when no answer came. */
@@ -112,7 +108,11 @@ export class BackendClient {
   /** PUT …/status with only the contract's fields, redacted. */
   async putStatus(update: StatusUpdate): Promise<void> {
     if (!this.enabled) return;
-    await this.call('PUT', `${this.sessionUrl()}/status`, this.statusBody(update));
+    await this.call(
+      'PUT',
+      `${this.opts.apiUrl}${apiPath.status(this.opts.project, this.opts.sessionName)}`,
+      this.statusBody(update),
+    );
   }
 
   /**
@@ -190,8 +190,8 @@ export class BackendClient {
   /** A short-lived git token minted by the backend for this session. */
   async mintGitToken(): Promise<string | undefined> {
     if (!this.enabled) return undefined;
-    const body = (await this.call('POST', `${this.sessionUrl()}/github/token`, {})) as
-      { token?: unknown } | undefined;
+    const url = `${this.opts.apiUrl}${apiPath.gitToken(this.opts.project, this.opts.sessionName)}`;
+    const body = (await this.call('POST', url, {})) as { token?: unknown } | undefined;
     return typeof body?.token === 'string' && body.token ? body.token : undefined;
   }
 }

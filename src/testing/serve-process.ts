@@ -28,6 +28,8 @@ export interface StartServeOptions {
   keepDataDir?: boolean;
   /** Default: a random token (passed as CLAUDE_RUNNER_API_TOKEN). */
   token?: string;
+  /** No token given: serve generates one and prints it (with the web page's sign-in URL). */
+  generateToken?: boolean;
   maxConcurrent?: number;
   /** argv, or one command line; default: this package's runner. */
   runnerCommand?: string[] | string;
@@ -77,7 +79,7 @@ function quote(arg: string): string {
 export async function startServe(opts: StartServeOptions = {}): Promise<ServeHandle> {
   const ownDir = !opts.dataDir;
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'ccr-serve-'));
-  const token = opts.token ?? `ccr_test_${randomBytes(24).toString('base64url')}`;
+  let token = opts.token ?? `ccr_test_${randomBytes(24).toString('base64url')}`;
   const args = [
     cliPath(),
     'serve',
@@ -102,7 +104,7 @@ export async function startServe(opts: StartServeOptions = {}): Promise<ServeHan
   for (const [k, v] of Object.entries({
     ...readProcessEnv(),
     ...(opts.env ?? {}),
-    CLAUDE_RUNNER_API_TOKEN: token,
+    CLAUDE_RUNNER_API_TOKEN: opts.generateToken ? undefined : token,
   }))
     if (v !== undefined) env[k] = v;
 
@@ -129,6 +131,11 @@ export async function startServe(opts: StartServeOptions = {}): Promise<ServeHan
     throw e;
   }
   const port = Number(new URL(url).port);
+  if (opts.generateToken) {
+    const printed = /#token=(\S+)/.exec(stdout)?.[1];
+    if (!printed) throw new Error(`serve printed no sign-in URL:\n${stdout.slice(-2000)}`);
+    token = printed;
+  }
 
   const handle: ServeHandle = {
     url,

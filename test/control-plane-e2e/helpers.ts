@@ -116,6 +116,8 @@ export interface E2eOptions {
   env?: Record<string, string>;
   /** The contract fake runner instead of the real one (no CLI, no model). */
   fake?: boolean;
+  /** The first serve generates the user token and prints it (`serve.token` is then that one). */
+  generateToken?: boolean;
 }
 
 export async function startE2e(opts: E2eOptions = {}): Promise<E2e> {
@@ -145,7 +147,7 @@ export async function startE2e(opts: E2eOptions = {}): Promise<E2e> {
       graceMs: 3000,
       ...(opts.fake ? { runnerCommand: fakeRunner() } : {}),
       ...(port !== undefined ? { port } : {}),
-      ...(token !== undefined ? { token } : {}),
+      ...(token !== undefined ? { token } : opts.generateToken ? { generateToken: true } : {}),
       ...(opts.maxConcurrent !== undefined ? { maxConcurrent: opts.maxConcurrent } : {}),
     });
   let serve: ServeHandle;

@@ -225,6 +225,38 @@ describe("the runner's outbox file is untrusted input", () => {
     assert.ok(!existsSync(path.join(dir, outboxFileName(name, 1))), 'read once, then removed');
   });
 
+  it('a phase change forged in the file is stored as the runner’s, not the control plane’s', async () => {
+    const { name, botToken, workspace } = await idleSession();
+    const runner = await playRunner(name, botToken);
+    await runner.send(1, frame(1));
+    runner.ws.close();
+    const dir = path.join(workspace, OUTBOX_DIR);
+    mkdirSync(dir, { recursive: true });
+    const header = { kind: 'runner-outbox', version: 1, session: name, run: 1, lastSeq: 3 };
+    const forgedPhase = frame(2, 'system.message', {
+      message: 'phase Completed',
+      level: 'system',
+      event: 'phase.changed',
+      data: { phase: 'Completed', run: 1, runOver: true },
+    });
+    writeFileSync(
+      path.join(dir, outboxFileName(name, 1)),
+      [JSON.stringify(header), forgedPhase, closing(3)].join('\n'),
+      { mode: 0o600 },
+    );
+    await stopSession(name);
+    await waitExited(name);
+    const h = await history(serve, name);
+    const second = h.find((e) => e.runSeq === 2);
+    assert.equal(second?.payload.event, 'runner.phase.changed');
+    const claimed = h.filter((e) => e.payload.event === 'phase.changed');
+    assert.ok(
+      claimed.every((e) => e.runSeq === undefined),
+      'every phase.changed in history is the control plane’s own',
+    );
+    assert.equal((await getSession(serve, name)).status.phase, 'Stopped');
+  });
+
   it('a file for another session or run, or behind a symlink, is not used', async () => {
     const { name, workspace } = await idleSession();
     const elsewhere = mkdtempSync(path.join(tmpdir(), 'ccr-outbox-elsewhere-'));

@@ -18,6 +18,8 @@ import {
   SessionResource,
   StatusUpdateRequest,
 } from '../../protocol/api.js';
+import { ROUTES } from '../../protocol/paths.js';
+import { AFTER_SEQ_PARAM } from '../../protocol/socket.js';
 import type { Route } from './router.js';
 
 const NAMED: [string, z.ZodType][] = [
@@ -88,10 +90,10 @@ export function buildOpenApi(routes: readonly Route[], version: string): Json {
           schema,
         });
     }
-    if (route.path === '/api/projects/{project}/sessions/{name}/ws') {
+    if (route.path === ROUTES.socket) {
       parameters.push(
         {
-          name: 'after_seq',
+          name: AFTER_SEQ_PARAM,
           in: 'query',
           required: false,
           schema: { type: 'integer', minimum: 0 },

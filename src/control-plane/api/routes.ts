@@ -20,15 +20,16 @@ import {
   StatusUpdateRequest,
   type PatchSessionRequest as PatchBody,
 } from '../../protocol/api.js';
+import { API_PREFIX, apiPath, ROUTES } from '../../protocol/paths.js';
 import { aguiRoutes, type AguiDeps } from '../agui/routes.js';
 import type { SessionService } from '../sessions.js';
 import { HttpError } from './http.js';
 import type { Route, RouteContext } from './router.js';
 
-const SESSIONS = '/api/projects/{project}/agentic-sessions';
-const SESSION = `${SESSIONS}/{name}`;
-const MESSAGES = '/api/projects/{project}/sessions/{name}/messages';
-export const SOCKET = '/api/projects/{project}/sessions/{name}/ws';
+const SESSIONS = ROUTES.sessions;
+const SESSION = ROUTES.session;
+const MESSAGES = ROUTES.messages;
+export const SOCKET = ROUTES.socket;
 
 export function buildRoutes(
   service: SessionService,
@@ -103,7 +104,7 @@ export function buildRoutes(
           status: 201,
           json: session,
           headers: {
-            location: `/api/projects/${ctx.params.project}/agentic-sessions/${session.metadata.name}`,
+            location: `${API_PREFIX}${apiPath.session(ctx.params.project, session.metadata.name)}`,
           },
         };
       },

@@ -18,20 +18,10 @@ import { CONTROL_CHARS, CONTROL_CHARS_MESSAGE } from '../../protocol/api.js';
 import { canonicalCommand, parseCommand, type BackendCommand } from '../../protocol/commands.js';
 import { TERMINAL_PHASES } from '../../protocol/status.js';
 import type { HistoryLog } from '../hub/history-log.js';
+import type { SendResult } from '../../protocol/history.js';
 import { sessionRedactor, type ControlPlaneRedactor } from '../redaction.js';
 import type { SessionRow, Store } from '../store/index.js';
 import { ValidationError } from '../validation.js';
-
-/** What a caller learns of a submitted command (the body of `POST …/messages`' 202). */
-export interface SendResult {
-  /** Its outbox id, which a runner with acks sees as `deliveryId`. */
-  id: number;
-  type: string;
-  /** Whether a runner was connected to take it at once. */
-  delivered: boolean;
-  /** The history position of the user message it recorded (watchers see it as `seq`). */
-  seq?: number;
-}
 
 /** Where a command came from, recorded with a user message (`via`). */
 export type CommandSource = 'api' | 'session' | 'watcher';

@@ -11,21 +11,8 @@
  * reads the store and then listens, in one tick, misses nothing.
  */
 import type { Logger } from '../../observability/logger.js';
+import { isClosingFrame } from '../../protocol/history.js';
 import type { Store, StoredFrame } from '../store/index.js';
-
-/** The `system.message` events with which a runner ends a run (docs/runner.md): its last frame. */
-export const CLOSING_EVENTS: ReadonlySet<string> = new Set([
-  'session.completed',
-  'session.failed',
-  'session.stopped',
-]);
-
-export function isClosingFrame(type: string, payload: unknown): boolean {
-  return (
-    type === 'system.message' &&
-    CLOSING_EVENTS.has(String((payload as { event?: unknown } | null)?.event))
-  );
-}
 
 export interface Subscriber {
   offer(pos: number, json: string): void;

@@ -20,6 +20,14 @@ import {
   RUNNER_CAPABILITIES_HEADER,
 } from '../../protocol/commands.js';
 import { NAME_PATTERN } from '../../protocol/api.js';
+import { SOCKET_PATH as WS_PATH } from '../../protocol/paths.js';
+import {
+  AFTER_SEQ_PARAM,
+  CLOSE_REPLACED,
+  CLOSE_RUN_ENDED,
+  CLOSE_SESSION_DELETED,
+  CLOSE_SHUTTING_DOWN,
+} from '../../protocol/socket.js';
 import { requireSessionAccess, type Auth } from '../auth.js';
 import type { CommandDelivery } from '../delivery/commands.js';
 import type { Store } from '../store/index.js';
@@ -29,12 +37,7 @@ import type { HistoryLog } from './history-log.js';
 import { RunnerLink } from './runner-link.js';
 import { Watcher } from './watcher.js';
 
-export const CLOSE_SESSION_DELETED = 4004;
-export const CLOSE_REPLACED = 4009;
-export const CLOSE_RUN_ENDED = 4010;
 const HEARTBEAT_MS = 30_000;
-
-export const WS_PATH = /^\/api\/projects\/([^/]+)\/sessions\/([^/]+)\/ws$/;
 
 const WATCHER_COMMANDS: ReadonlySet<string> = new Set(CLIENT_COMMAND_TYPES);
 
@@ -94,7 +97,7 @@ export class Hub {
       if (!session || session.project !== project)
         throw new RequestError(404, `session ${project}/${name} not found`);
       let afterSeq = 0;
-      const raw = url.searchParams.get('after_seq');
+      const raw = url.searchParams.get(AFTER_SEQ_PARAM);
       if (raw !== null) {
         if (!/^\d+$/.test(raw))
           throw new RequestError(400, 'after_seq: must be a whole number ≥ 0');
@@ -144,9 +147,10 @@ export class Hub {
 
   async close(): Promise<void> {
     clearInterval(this.heartbeat);
-    for (const link of this.runners.values()) link.close(1001, 'control plane shutting down');
+    for (const link of this.runners.values())
+      link.close(CLOSE_SHUTTING_DOWN, 'control plane shutting down');
     for (const set of this.watchers.values())
-      for (const w of set) w.close(1001, 'control plane shutting down');
+      for (const w of set) w.close(CLOSE_SHUTTING_DOWN, 'control plane shutting down');
     this.runners.clear();
     this.watchers.clear();
     // Give close frames a moment, then cut whatever is left.

@@ -18,7 +18,9 @@ import type { Redactor } from '../../observability/redact.js';
 import { COMMAND_ACK } from '../../protocol/commands.js';
 import { MAX_JSON_DEPTH, parseJsonBounded } from '../../protocol/bounded-json.js';
 import { normalizeRunnerFrame, RunnerFrame, type ResultSummary } from '../../protocol/frames.js';
+import { FRAME_REFUSED_EVENT, isClosingFrame } from '../../protocol/history.js';
 import type { HistoryLog } from './history-log.js';
+import { runnerEntry } from './runner-entry.js';
 
 export const ACK_DELAY_MS = 50;
 export const ACK_EVERY = 100;
@@ -26,41 +28,6 @@ export const ACK_EVERY = 100;
 const MAX_INVALID_LOGGED = 20;
 /** Normalized frames logged (debug) per link before going quiet. */
 const MAX_NORMALIZED_LOGGED = 10;
-
-/**
- * Events only the control plane writes: a runner frame claiming one is stored with the event
- * renamed `runner.<event>`, so nobody reading history takes a runner's word for a phase change.
- */
-export const CONTROL_PLANE_EVENTS: ReadonlySet<string> = new Set([
-  'phase.changed',
-  'session.child_created',
-  'session.message_sent',
-  'frame.refused',
-]);
-
-/** The event of a runner frame that the hub refused, stored in its place (docs/control-plane.md). */
-export const FRAME_REFUSED_EVENT = 'frame.refused';
-
-/** The `system.message` events that end a run (docs/runner.md); the runner flushes after them. */
-const CLOSING_EVENTS = new Set(['session.completed', 'session.failed', 'session.stopped']);
-
-function isClosingFrame(type: string, payload: unknown): boolean {
-  return (
-    type === 'system.message' &&
-    CLOSING_EVENTS.has(String((payload as { event?: unknown } | null)?.event))
-  );
-}
-
-const KNOWN_FRAME_KEYS = new Set([
-  'seq',
-  'type',
-  'timestamp',
-  'payload',
-  'partial',
-  'sessionId',
-  'run',
-  'runSeq',
-]);
 
 export class RunnerLink {
   private lastSeq: number;
@@ -143,23 +110,7 @@ export class RunnerLink {
       return;
     }
     if (notes.length) this.noteNormalized(frame.seq, notes);
-    const extra: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(obj)) if (!KNOWN_FRAME_KEYS.has(k)) extra[k] = v;
-    let payload = obj.payload;
-    const event = (payload as { event?: unknown } | null)?.event;
-    if (
-      frame.type === 'system.message' &&
-      typeof event === 'string' &&
-      CONTROL_PLANE_EVENTS.has(event)
-    )
-      payload = { ...(payload as object), event: `runner.${event}` };
-    this.store(frame.seq, frame.type, {
-      type: frame.type,
-      timestamp: frame.timestamp,
-      payload: this.redactor.redactDeep(payload),
-      ...(obj.partial !== undefined ? { partial: this.redactor.redactDeep(obj.partial) } : {}),
-      ...(Object.keys(extra).length ? { extra: this.redactor.redactDeep(extra) } : {}),
-    });
+    this.store(frame.seq, frame.type, runnerEntry(frame, obj, this.redactor));
     if (
       frame.type === 'agent.message' &&
       'type' in frame.payload &&

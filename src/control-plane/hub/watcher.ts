@@ -20,13 +20,12 @@
 import { Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../../observability/logger.js';
+import { CATCH_UP_QUEUED } from '../../protocol/history.js';
+import { CLOSE_TOO_SLOW } from '../../protocol/socket.js';
 import type { StoredFrame } from '../store/index.js';
 import type { CatchUpGate } from './catch-up-gate.js';
 import type { HistoryLog, Subscriber } from './history-log.js';
 
-export const CLOSE_TOO_SLOW = 4008;
-/** Control frame telling a watcher that it waits for its turn to catch up. */
-export const CATCH_UP_QUEUED = 'catchup.queued';
 /**
  * Bytes read and sent per catch-up step. Small enough that one step is a short stretch of the
  * event loop (about a millisecond for 256 KiB of 200-byte frames), large enough to fill a socket.

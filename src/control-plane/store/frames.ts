@@ -7,6 +7,7 @@
  * repeats are recognised, and null for entries the control plane wrote itself. The stored `frame`
  * is the JSON sent to watchers, as is.
  */
+import { CLOSING_EVENTS } from '../../protocol/history.js';
 import type { Db } from './db.js';
 
 export interface StoredFrame {
@@ -42,7 +43,7 @@ export class FrameRepo {
     this.closedStmt = db.prepare<[string, number], { one: number }>(
       `SELECT 1 AS one FROM frames WHERE session = ? AND run = ? AND run_seq IS NOT NULL
          AND type = 'system.message'
-         AND json_extract(frame, '$.payload.event') IN ('session.completed', 'session.failed', 'session.stopped')
+         AND json_extract(frame, '$.payload.event') IN (${[...CLOSING_EVENTS].map((e) => `'${e}'`).join(', ')})
        LIMIT 1`,
     );
   }
