@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { RequestError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { CreateSessionRequest, SendMessageResponse } from '../../protocol/api.js';
+import { API_PREFIX } from '../../protocol/paths.js';
 import type { Route, RouteContext } from '../api/router.js';
 import type { CatchUpGate } from '../hub/catch-up-gate.js';
 import type { HistoryLog } from '../hub/history-log.js';
@@ -38,7 +39,7 @@ export interface AguiDeps {
   logger: Logger;
 }
 
-const PROJECT = '/api/projects/{project}';
+const PROJECT = `${API_PREFIX}/projects/{project}`;
 const AGUI = `${PROJECT}/sessions/{name}/agui`;
 
 const InputMessage = z.looseObject({
