@@ -136,6 +136,7 @@ export async function startControlPlane(
       pageSize: config.limits.historyPageSize,
       maxBufferedBytes: config.limits.watcherMaxBufferedBytes,
       logger: logger.child('agui'),
+      sessionExists: (session) => store.sessions.get(session) !== undefined,
     },
   );
   const router = new Router(routes, {

@@ -97,11 +97,17 @@ function history(): HistoryEntryJson[] {
     entry('agent.waiting', {}),
     entry('user_message', { content: 'again', via: 'api' }, { runSeq: undefined }),
     entry('agent.running', {}),
+    entry('user_message', { content: 'meanwhile', via: 'api', id: 'late' }, { runSeq: undefined }),
     entry('system.message', {
       message: 'the model is unreachable',
       level: 'error',
       event: 'session.failed',
     }),
+    entry(
+      'system.message',
+      { message: 'phase Failed', event: 'phase.changed', data: { phase: 'Failed', runOver: true } },
+      { runSeq: undefined },
+    ),
   ];
 }
 
@@ -109,8 +115,9 @@ describe('AG-UI mapping', () => {
   it('maps a session to well-bracketed runs with stable ids', () => {
     const events = mapAll(history());
     const types = events.map((e) => e.event.type);
-    // three runs: finished, cancelled (interrupt), error (the run failed under it)
-    assert.equal(types.filter((t) => t === 'RUN_STARTED').length, 3);
+    // runs: finished, cancelled (interrupt), error (the run failed under it), and the message that
+    // waited for the next turn gets its run, ended with the session (its asker must not wait)
+    assert.equal(types.filter((t) => t === 'RUN_STARTED').length, 4);
     const ends = events.filter(
       (e) => e.event.type === 'RUN_FINISHED' || e.event.type === 'RUN_ERROR',
     );
@@ -123,6 +130,7 @@ describe('AG-UI mapping', () => {
         ['RUN_FINISHED', 'success'],
         ['RUN_FINISHED', 'cancelled'],
         ['RUN_ERROR', 'the model is unreachable'],
+        ['RUN_ERROR', 'phase Failed'],
       ],
     );
     const started = events.find((e) => e.event.type === 'RUN_STARTED')!.event as unknown as {

@@ -378,6 +378,9 @@ export class AguiMapper {
         this.state.phase = phase;
         if (TERMINAL.has(phase)) this.state.agent = 'idle';
         out.push(this.stateSnapshot());
+        // A message that was waiting for a turn gets its run, ended: its asker must not wait.
+        if (TERMINAL.has(phase) && !this.turn && this.pendingUser.length)
+          this.startTurn(e, out, false);
         if (TERMINAL.has(phase) && this.turn)
           this.fail(
             out,

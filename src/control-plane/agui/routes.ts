@@ -37,6 +37,7 @@ export interface AguiDeps {
   pageSize: number;
   maxBufferedBytes: number;
   logger: Logger;
+  sessionExists(session: string): boolean;
 }
 
 const PROJECT = `${API_PREFIX}/projects/{project}`;

@@ -48,6 +48,8 @@ export interface AguiStreamOptions {
   pageSize: number;
   maxBufferedBytes: number;
   logger: Logger;
+  /** Whether the session still exists (a deleted one ends its streams). */
+  sessionExists(session: string): boolean;
   /** Keep-alive comment interval (ms). */
   heartbeatMs?: number;
 }
@@ -107,7 +109,10 @@ export class AguiStream implements Subscriber {
     this.res.on('close', () => this.detach());
     this.o.history.subscribe(this.session, this);
     const every = this.o.heartbeatMs ?? 15_000;
-    this.heartbeat = setInterval(() => this.write(': keep-alive\n\n'), every);
+    this.heartbeat = setInterval(() => {
+      if (!this.o.sessionExists(this.session)) this.end();
+      else this.write(': keep-alive\n\n');
+    }, every);
     this.heartbeat.unref();
     void this.catchUp().catch((e: unknown) => {
       this.o.logger.warn('AG-UI stream catch-up failed', {
