@@ -7,11 +7,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { HttpAgent, type BaseEvent, type Message } from '@ag-ui/client';
+import { processEnviron } from '../../src/control-plane/executor/procfs.js';
 import type { Scenario } from '../../src/testing/scripted-model/index.js';
 import {
   API_KEY,
   PROJECT,
   SCENARIOS,
+  sessionProcesses,
   startE2e,
   waitFor,
   type E2e,
@@ -321,6 +323,32 @@ describe('AG-UI on serve', () => {
     });
     assert.equal(other.status, 403);
     assert.equal(other.headers.get('access-control-allow-origin'), null);
+
+    // A runner token: its own project only, and no commands but user messages (as for the API).
+    const { runner } = sessionProcesses(e2e.dataDir, session);
+    const botToken = processEnviron(runner!)
+      ?.find((kv) => kv.startsWith('BOT_TOKEN='))
+      ?.slice('BOT_TOKEN='.length);
+    assert.ok(botToken, "the session's runner token");
+    forbidden.push(botToken);
+    const asRunner = (path: string, method = 'GET') =>
+      fetch(`${serve.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${botToken}`, 'content-type': 'application/json' },
+        ...(method === 'POST' ? { body: '{}' } : {}),
+      });
+    const own = await readSse(base, { token: botToken, until: (evs) => evs.length >= 2 });
+    assert.equal(own[0]!.event.type, 'MESSAGES_SNAPSHOT', 'a runner token reads its own project');
+    assert.equal(
+      (await asRunner(`/api/projects/another-project/sessions/${session}/agui`)).status,
+      403,
+    );
+    assert.equal(
+      (await asRunner(`/api/projects/${PROJECT}/sessions/${session}/agui/interrupt`, 'POST'))
+        .status,
+      403,
+      'a runner token sends user messages only',
+    );
 
     const interrupt = await serve.api(
       'POST',
