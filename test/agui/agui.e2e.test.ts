@@ -70,7 +70,37 @@ const AGUI_SCENARIOS: Scenario[] = [
           },
         ],
       },
-      { match: 'third', steps: [{ text: 'Third answer after the restart.' }] },
+      {
+        // A foreground sub-agent that runs a command and reports.
+        match: 'third',
+        steps: [
+          {
+            tools: [
+              {
+                name: 'Agent',
+                input: {
+                  description: 'Look around',
+                  prompt: 'SUBTASK look around the workspace',
+                  subagent_type: 'general-purpose',
+                  run_in_background: false,
+                },
+              },
+            ],
+          },
+          { text: 'Third answer after the restart.' },
+        ],
+      },
+      {
+        match: 'SUBTASK',
+        steps: [
+          {
+            tools: [
+              { name: 'Bash', input: { command: 'echo from-the-sub-agent', description: 'Look' } },
+            ],
+          },
+          { text: 'Sub-agent report: {{lastToolResult}}' },
+        ],
+      },
     ],
   },
 ];
@@ -270,6 +300,19 @@ describe('AG-UI on serve', () => {
     });
     assert.equal(run[0]!.event.type, 'RUN_STARTED');
     assert.equal(run.at(-1)!.event.type, 'RUN_FINISHED');
+    // The sub-agent's work is nested under the tool call that started it.
+    const sub = run.find((e) => e.event.type === 'SUBAGENT_STARTED')!.event;
+    const call = run.find((e) => e.event.type === 'TOOL_CALL_START')!.event;
+    assert.equal(sub.parentToolCallId, call.toolCallId);
+    const inside = run.filter((e) => e.event.subagentRunId === sub.subagentRunId);
+    assert.ok(
+      inside.some(
+        (e) =>
+          e.event.type === 'TOOL_CALL_RESULT' && /from-the-sub-agent/.test(String(e.event.content)),
+      ),
+      `the sub-agent's own tool call is attributed to it: ${typesOf(inside).join(' ')}`,
+    );
+    assert.ok(inside.some((e) => e.event.type === 'SUBAGENT_FINISHED'));
     const followed = await follower;
     const fromRun = followed.slice(followed.findIndex((e) => e.id === run[0]!.id));
     assert.deepEqual(fromRun, run, 'the follower and the POST see the same run, same ids');
