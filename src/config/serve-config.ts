@@ -54,6 +54,8 @@ export interface ServeConfig {
   advertiseHost: string;
   /** Bounds on sessions that sessions create (docs/agents.md). */
   sessionLimits: { maxChildrenPerSession: number; maxSessionDepth: number };
+  /** Origins allowed to call the API from a browser (CORS, docs/agui.md); empty: CORS off. */
+  corsOrigins: string[];
 }
 
 export const SERVE_USAGE = `usage: claude-code-runner serve [options]
@@ -78,6 +80,8 @@ options (each also settable by the variable in brackets):
                          (all sessions); the others are told they are queued and wait
   --max-session-depth N  how deep a chain of sessions creating       [CLAUDE_RUNNER_MAX_SESSION_DEPTH] (3)
                          sessions may go (a session nobody created is at depth 0)
+  --cors-origin O        origins a browser front end may call from   [CLAUDE_RUNNER_CORS_ORIGIN] (off)
+                         (comma-separated, e.g. https://app.example.com, or *)
   --log-level L          debug, info, warn, error or silent          [LOG_LEVEL] (info)
   -h, --help             this text
 
@@ -144,6 +148,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'max-children-per-session', takesValue: true },
   { name: 'max-session-depth', takesValue: true },
   { name: 'max-catching-up', takesValue: true },
+  { name: 'cors-origin', takesValue: true },
   { name: 'help', takesValue: false },
 ];
 
@@ -316,6 +321,11 @@ export function loadServeConfig(
     maxCatchingUp:
       flagNumber('max-catching-up', 'CLAUDE_RUNNER_MAX_CATCHING_UP', { min: 1, max: 10_000 }) ?? 8,
   };
+  const corsOrigins = parseCorsOrigins(
+    flags.get('cors-origin') ?? r.str('CLAUDE_RUNNER_CORS_ORIGIN'),
+    flags.has('cors-origin') ? '--cors-origin' : 'CLAUDE_RUNNER_CORS_ORIGIN',
+    r.problems,
+  );
   const githubToken = r.str('GITHUB_TOKEN');
   const runnerEnv = inheritedRunnerEnv(env);
 
@@ -342,8 +352,24 @@ export function loadServeConfig(
     secrets,
     advertiseHost,
     sessionLimits,
+    corsOrigins,
   };
   return { help: false, config: deepFreeze(config) };
+}
+
+/** `*` or a comma-separated list of `scheme://host[:port]` origins; absent or empty: CORS off. */
+function parseCorsOrigins(value: string | undefined, name: string, problems: string[]): string[] {
+  if (value === undefined || value.trim() === '') return [];
+  const origins = value
+    .split(',')
+    .map((o) => o.trim().replace(/\/$/, ''))
+    .filter(Boolean);
+  for (const o of origins)
+    if (o !== '*' && !/^https?:\/\/[^\s/?#]+$/.test(o))
+      problems.push(
+        `${name}: "${o.slice(0, 80)}" is not an origin: use scheme://host[:port] (e.g. https://app.example.com) or *`,
+      );
+  return origins;
 }
 
 function deepFreeze<T>(o: T): T {

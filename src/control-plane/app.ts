@@ -25,6 +25,7 @@ import { buildOpenApi } from './api/openapi.js';
 import { Router } from './api/router.js';
 import { buildRoutes } from './api/routes.js';
 import { StaticSite } from './api/static.js';
+import { applyCors } from './agui/cors.js';
 import { Auth, loadUserToken, type LoadedUserToken } from './auth.js';
 import { CommandDelivery } from './delivery/commands.js';
 import { defaultRunnerCommand, LocalExecutor } from './executor/local.js';
@@ -121,10 +122,23 @@ export async function startControlPlane(
   });
   const version = packageVersion();
   let openapi: unknown;
-  const routes = buildRoutes(service, {
-    version,
-    openapi: () => (openapi ??= buildOpenApi(routes, version)),
-  });
+  const routes = buildRoutes(
+    service,
+    {
+      version,
+      openapi: () => (openapi ??= buildOpenApi(routes, version)),
+    },
+    {
+      history,
+      gate: hub.catchUpGate,
+      readStep: (s, afterPos, maxRows, maxBytes) =>
+        store.frames.readStep(s, afterPos, maxRows, maxBytes),
+      pageSize: config.limits.historyPageSize,
+      maxBufferedBytes: config.limits.watcherMaxBufferedBytes,
+      logger: logger.child('agui'),
+      sessionExists: (session) => store.sessions.get(session) !== undefined,
+    },
+  );
   const router = new Router(routes, {
     auth,
     logger: logger.child('api'),
@@ -135,6 +149,7 @@ export async function startControlPlane(
 
   const site = new StaticSite();
   const server = createServer((req, res) => {
+    if (applyCors(req, res, config.corsOrigins)) return;
     if (!site.handle(req, res)) void router.dispatch(req, res);
   });
   server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));

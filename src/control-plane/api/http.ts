@@ -24,6 +24,8 @@ export interface Reply {
   json?: unknown;
   text?: string;
   headers?: Record<string, string>;
+  /** A streamed answer (SSE): writes the response itself instead of a body. */
+  stream?: (res: ServerResponse) => void;
 }
 
 const JSON_TYPES = ['application/json', 'application/merge-patch+json'];
@@ -70,6 +72,7 @@ function tooLarge(limit: number): RequestError {
 
 export function send(res: ServerResponse, reply: Reply): void {
   if (res.headersSent) return;
+  if (reply.stream) return reply.stream(res);
   const headers: Record<string, string> = { 'cache-control': 'no-store', ...(reply.headers ?? {}) };
   let body: string | undefined;
   if (reply.json !== undefined) {

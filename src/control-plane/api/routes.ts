@@ -21,6 +21,7 @@ import {
   type PatchSessionRequest as PatchBody,
 } from '../../protocol/api.js';
 import { API_PREFIX, apiPath, ROUTES } from '../../protocol/paths.js';
+import { aguiRoutes, type AguiDeps } from '../agui/routes.js';
 import type { SessionService } from '../sessions.js';
 import { HttpError } from './http.js';
 import type { Route, RouteContext } from './router.js';
@@ -33,8 +34,10 @@ export const SOCKET = ROUTES.socket;
 export function buildRoutes(
   service: SessionService,
   info: { version: string; openapi: () => unknown },
+  agui?: AguiDeps,
 ): Route[] {
   return [
+    ...(agui ? aguiRoutes(service, agui) : []),
     {
       method: 'GET',
       path: '/health',

@@ -62,7 +62,8 @@ export class Hub {
   private readonly watchers = new Map<string, Set<Watcher>>();
   private readonly alive = new WeakMap<WebSocket, boolean>();
   private readonly heartbeat: NodeJS.Timeout;
-  private readonly catchUpGate: CatchUpGate;
+  /** Serve-wide: socket watchers and AG-UI streams catching up share it. */
+  readonly catchUpGate: CatchUpGate;
 
   constructor(private readonly opts: HubOptions) {
     this.wss = new WebSocketServer({
