@@ -54,6 +54,10 @@ export interface ServeConfig {
   advertiseHost: string;
   /** Bounds on sessions that sessions create (docs/agents.md). */
   sessionLimits: { maxChildrenPerSession: number; maxSessionDepth: number };
+  /** `local`: child processes; `kubernetes`: AgenticSessions reconciled by the operator. */
+  executor: 'local' | 'kubernetes';
+  /** Kubernetes mode: a kubeconfig file; absent: the pod's service account. */
+  kubeconfig?: string;
 }
 
 export const SERVE_USAGE = `usage: claude-code-runner serve [options]
@@ -79,6 +83,9 @@ options (each also settable by the variable in brackets):
   --max-session-depth N  how deep a chain of sessions creating       [CLAUDE_RUNNER_MAX_SESSION_DEPTH] (3)
                          sessions may go (a session nobody created is at depth 0)
   --log-level L          debug, info, warn, error or silent          [LOG_LEVEL] (info)
+  --executor E           local (child processes) or kubernetes       [CLAUDE_RUNNER_EXECUTOR] (local)
+                         (AgenticSessions in the project's namespace, run by the operator;
+                         docs/kubernetes.md; KUBECONFIG names the cluster, else the pod's account)
   -h, --help             this text
 
 limits (variables only):
@@ -144,6 +151,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'max-children-per-session', takesValue: true },
   { name: 'max-session-depth', takesValue: true },
   { name: 'max-catching-up', takesValue: true },
+  { name: 'executor', takesValue: true },
   { name: 'help', takesValue: false },
 ];
 
@@ -316,6 +324,10 @@ export function loadServeConfig(
     maxCatchingUp:
       flagNumber('max-catching-up', 'CLAUDE_RUNNER_MAX_CATCHING_UP', { min: 1, max: 10_000 }) ?? 8,
   };
+  const executor = flags.get('executor') ?? r.str('CLAUDE_RUNNER_EXECUTOR') ?? 'local';
+  if (executor !== 'local' && executor !== 'kubernetes')
+    r.problems.push(`--executor: "${executor}" is not one of local, kubernetes`);
+  const kubeconfig = r.str('KUBECONFIG');
   const githubToken = r.str('GITHUB_TOKEN');
   const runnerEnv = inheritedRunnerEnv(env);
 
@@ -342,6 +354,8 @@ export function loadServeConfig(
     secrets,
     advertiseHost,
     sessionLimits,
+    executor: executor === 'kubernetes' ? 'kubernetes' : 'local',
+    ...(kubeconfig ? { kubeconfig } : {}),
   };
   return { help: false, config: deepFreeze(config) };
 }

@@ -180,6 +180,7 @@ export class RunManager {
         this.armLinger(name, row.currentRun);
     }
     this.writeStatus(name, next);
+    this.o.executor.reportStatus?.({ session: name, run: row.currentRun }, update);
   }
 
   /** A status update merged into the session's current status (redacted). */
@@ -400,6 +401,9 @@ export class RunManager {
         } else if (r.stopReason) {
           st.phase = 'Stopped';
           st.message = STOP_MESSAGES[r.stopReason];
+        } else if (exit.outcome) {
+          st.phase = exit.outcome.phase;
+          st.message = exit.outcome.message;
         } else {
           st.phase = 'Failed';
           st.message = withTail(exitDescription(exit, r.pid), this.tail(row, run));
@@ -466,7 +470,7 @@ export class RunManager {
 
   private armTimeout(row: SessionRow, startedAt: string | null): void {
     const seconds = row.spec.timeout;
-    if (!seconds) return;
+    if (!seconds || this.o.executor.enforcesTimeout) return;
     const start = startedAt ? Date.parse(startedAt) : Date.now();
     const delay = Math.max(0, start + seconds * 1000 - Date.now());
     const t = setTimeout(() => {

@@ -31,6 +31,8 @@ import {
   CRD_PLURAL,
   CRD_VERSION,
   DESIRED_PHASE_ANNOTATION,
+  DESIRED_RUN_ANNOTATION,
+  JOB_FINISHED_CONDITION,
   RUN_LABEL,
   sessionResourceNames,
   type AgenticSession,
@@ -45,9 +47,6 @@ import {
   newRunnerToken,
   workspaceOwner,
 } from './resources.js';
-
-/** With `desired-phase: Running`: the run number to start (serve's own numbering); else run+1. */
-export const DESIRED_RUN_ANNOTATION = 'vteam.ambient-code/desired-run';
 
 export interface ReconcilerState {
   session(namespace: string, name: string): AgenticSession | undefined;
@@ -93,7 +92,17 @@ export class Reconciler {
 
     if (CR_TERMINAL.has(phase)) {
       if (desired === 'Running') return this.restart(cr, run);
-      return;
+      if (jobFinished(cr)) return;
+      // The runner reported the end itself; its pod's end is recorded once it comes.
+      if (!job && !pods.length) return this.finish(cr, {}, 'NoPod', 'no pod is left');
+      const v = verdictFromPod(job, newest(pods), cr.spec.timeout);
+      if (!v) return;
+      return this.finish(
+        cr,
+        v.exitCode !== undefined ? { exitCode: v.exitCode } : {},
+        v.reason,
+        v.message,
+      );
     }
 
     if (desired === 'Stopped') {
@@ -103,7 +112,7 @@ export class Reconciler {
           await this.writeStatus(cr, { phase: 'Stopping', message: 'stopping the runner' });
         return { requeueAfterMs: 2000 };
       }
-      return this.writeStatus(
+      return this.finish(
         cr,
         {
           phase: 'Stopped',
@@ -112,8 +121,23 @@ export class Reconciler {
           completionTime: new Date().toISOString(),
         },
         'Stopped',
+        'stopped',
       );
     }
+
+    if (!job && phase !== 'Pending' && !(await this.jobExists(namespace, names.job)))
+      // Never a second Job for a run that had one: someone deleted it, and the run is over.
+      return this.finish(
+        cr,
+        {
+          phase: 'Failed',
+          reason: 'JobDeleted',
+          message: `JobDeleted: the Job ${names.job} was deleted before the run ended`,
+          completionTime: new Date().toISOString(),
+        },
+        'JobDeleted',
+        'the Job was deleted',
+      );
 
     if (!job) {
       await this.ensureSecret(cr);
@@ -138,7 +162,7 @@ export class Reconciler {
         run,
         reason: verdict.reason,
       });
-      return this.writeStatus(
+      return this.finish(
         cr,
         {
           phase: verdict.phase,
@@ -148,6 +172,7 @@ export class Reconciler {
           completionTime: new Date().toISOString(),
         },
         verdict.reason,
+        verdict.message,
       );
     }
     if (phase === 'Pending') return this.writeStatus(cr, { phase: 'Creating' }, 'JobCreated');
@@ -174,6 +199,12 @@ export class Reconciler {
         result: null,
       },
       'Restarted',
+      {
+        type: JOB_FINISHED_CONDITION,
+        status: 'False',
+        reason: 'Restarted',
+        message: `run ${next}`,
+      },
     );
     await this.custom.patchNamespacedCustomObject(
       {
@@ -264,6 +295,17 @@ export class Reconciler {
     }
   }
 
+  /** The watch cache can lag behind a Job created a moment ago: ask the API server. */
+  private async jobExists(namespace: string, name: string): Promise<boolean> {
+    try {
+      await this.batch.readNamespacedJob({ name, namespace });
+      return true;
+    } catch (err) {
+      if (code(err) === 404) return false;
+      throw err;
+    }
+  }
+
   /** True when created; false when it existed already (an earlier reconcile made it). */
   private async createIgnoringConflict(create: () => Promise<unknown>): Promise<boolean> {
     try {
@@ -275,23 +317,43 @@ export class Reconciler {
     }
   }
 
+  /** The run's pod is gone: the status (if any change) and the JobFinished condition. */
+  private finish(
+    cr: AgenticSession,
+    patch: StatusPatch,
+    reason: string,
+    message: string,
+  ): Promise<void> {
+    return this.writeStatus(cr, patch, reason, {
+      type: JOB_FINISHED_CONDITION,
+      status: 'True',
+      reason,
+      message,
+    });
+  }
+
   private async writeStatus(
     cr: AgenticSession,
-    patch: { [K in keyof CrStatus]?: CrStatus[K] | null },
+    patch: StatusPatch,
     conditionReason?: string,
+    extra?: Omit<CrCondition, 'lastTransitionTime'>,
   ): Promise<void> {
     const body: Record<string, unknown> = {
       ...patch,
       observedGeneration: cr.metadata.generation ?? 1,
     };
+    const before = cr.status?.conditions ?? [];
+    let conditions = before;
     if (patch.phase && conditionReason)
-      body.conditions = withCondition(cr.status?.conditions ?? [], {
+      conditions = withCondition(conditions, {
         type: 'Ready',
         status:
           patch.phase === 'Completed' ? 'True' : CR_TERMINAL.has(patch.phase) ? 'False' : 'Unknown',
         reason: conditionReason,
         message: (patch.message as string | undefined) ?? patch.phase,
       });
+    if (extra) conditions = withCondition(conditions, extra);
+    if (conditions !== before) body.conditions = conditions;
     await this.custom.patchNamespacedCustomObjectStatus(
       {
         group: CRD_GROUP,
@@ -304,6 +366,14 @@ export class Reconciler {
       MERGE,
     );
   }
+}
+
+type StatusPatch = { [K in keyof CrStatus]?: CrStatus[K] | null };
+
+function jobFinished(cr: AgenticSession): boolean {
+  return !!cr.status?.conditions?.some(
+    (c) => c.type === JOB_FINISHED_CONDITION && c.status === 'True',
+  );
 }
 
 function newest(pods: V1Pod[]): V1Pod | undefined {

@@ -20,6 +20,13 @@ export const CRD_NAME = `${CRD_PLURAL}.${CRD_GROUP}`;
 
 /** `Stopped` stops the current run, `Running` starts a new one of a finished session. */
 export const DESIRED_PHASE_ANNOTATION = 'ambient-code.io/desired-phase';
+/** With `desired-phase: Running`: the run number to start (serve's own numbering); else run+1. */
+export const DESIRED_RUN_ANNOTATION = 'vteam.ambient-code/desired-run';
+/**
+ * The condition the operator sets once the current run's pod is gone (True) and clears for a new
+ * run: serve ends its run on it, so a runner's last frames are never cut off by an early end.
+ */
+export const JOB_FINISHED_CONDITION = 'JobFinished';
 /** Label on everything the operator creates for a session, so it can list them. */
 export const SESSION_LABEL = 'vteam.ambient-code/agentic-session';
 /** Label carrying the run number on a session's Job and its pod. */
