@@ -411,6 +411,10 @@ export class RunManager {
       } else if (st.phase === 'Stopped' && r.stopReason === 'timeout') {
         st.phase = 'Failed';
         st.message = this.timeoutMessage(row);
+      } else if (st.phase === 'Stopped' && !r.stopReason && exit.outcome?.phase === 'Failed') {
+        // Nobody here stopped it: the executor knows the cause (a Job's deadline, an OOM kill).
+        st.phase = 'Failed';
+        st.message = exit.outcome.message;
       }
       // The run is over: a phase change held back for its closing frame is recorded now.
       const held = this.deferredPhase.get(name) === run;

@@ -97,6 +97,20 @@ export class Reconciler {
       if (!job && !pods.length) return this.finish(cr, {}, 'NoPod', 'no pod is left');
       const v = verdictFromPod(job, newest(pods), cr.spec.timeout);
       if (!v) return;
+      // A runner killed by the deadline (or the node) reports Stopped: nobody asked it to stop,
+      // so the pod's cause is the truth.
+      if (phase === 'Stopped' && desired !== 'Stopped' && v.phase === 'Failed')
+        return this.finish(
+          cr,
+          {
+            phase: 'Failed',
+            reason: v.reason,
+            message: v.message,
+            ...(v.exitCode !== undefined ? { exitCode: v.exitCode } : {}),
+          },
+          v.reason,
+          v.message,
+        );
       return this.finish(
         cr,
         v.exitCode !== undefined ? { exitCode: v.exitCode } : {},
@@ -106,10 +120,15 @@ export class Reconciler {
     }
 
     if (desired === 'Stopped') {
-      if (job) await this.deleteJob(namespace, names.job);
       if (job || pods.length) {
+        // The reason first: the runner, told to stop, may report Stopped before we do.
         if (phase !== 'Stopping')
-          await this.writeStatus(cr, { phase: 'Stopping', message: 'stopping the runner' });
+          await this.writeStatus(cr, {
+            phase: 'Stopping',
+            stoppedReason: status.stoppedReason ?? 'user',
+            message: 'stopping the runner',
+          });
+        if (job) await this.deleteJob(namespace, names.job);
         return { requeueAfterMs: 2000 };
       }
       return this.finish(

@@ -212,7 +212,8 @@ export function buildJob(cr: AgenticSession, run: number, config: OperatorConfig
               name: RUNNER_CONTAINER,
               image: config.image,
               imagePullPolicy: config.imagePullPolicy,
-              ...(config.runnerCommand ? { command: config.runnerCommand } : {}),
+              // The image's entrypoint is `claude-code-runner`; `run` is the runner's command.
+              ...(config.runnerCommand ? { command: config.runnerCommand } : { args: ['run'] }),
               env: runnerEnv(cr, run, config),
               volumeMounts: mounts,
               resources: {

@@ -103,6 +103,7 @@ describe('the runner Job', () => {
     assert.equal(pod.serviceAccountName, 'claude-code-runner-session');
     const c = pod.containers[0]!;
     assert.equal(c.image, 'claude-code-runner:9.9.9');
+    assert.deepEqual(c.args, ['run']);
     assert.equal(c.securityContext?.allowPrivilegeEscalation, false);
     assert.equal(c.securityContext?.runAsNonRoot, true);
     assert.deepEqual(c.securityContext?.capabilities?.drop, ['ALL']);
