@@ -32,6 +32,8 @@ const Schema = z.object({
   OPERATOR_CPU_LIMIT: quantity.default('2'),
   OPERATOR_MEMORY_REQUEST: quantity.default('512Mi'),
   OPERATOR_MEMORY_LIMIT: quantity.default('4Gi'),
+  OPERATOR_RUN_AS_USER: int(1, 2_147_483_647).optional(),
+  OPERATOR_FS_GROUP: int(0, 2_147_483_647).optional(),
   OPERATOR_WORKSPACE_SIZE: quantity.default('5Gi'),
   OPERATOR_STORAGE_CLASS: z.string().min(1).optional(),
   OPERATOR_MODEL_SECRET: name.default('ambient-non-vertex-integrations'),
@@ -65,6 +67,9 @@ export interface OperatorConfig {
     requests: { cpu: string; memory: string };
     limits: { cpu: string; memory: string };
   };
+  /** Unset: the image's user (OpenShift assigns its own UID; any UID in group 0 works). */
+  runAsUser?: number;
+  fsGroup?: number;
   workspaceSize: string;
   storageClass?: string;
   modelSecret: string;
@@ -119,6 +124,8 @@ export function loadOperatorConfig(env: Env): OperatorConfig {
       requests: { cpu: c.OPERATOR_CPU_REQUEST, memory: c.OPERATOR_MEMORY_REQUEST },
       limits: { cpu: c.OPERATOR_CPU_LIMIT, memory: c.OPERATOR_MEMORY_LIMIT },
     },
+    ...(c.OPERATOR_RUN_AS_USER !== undefined ? { runAsUser: c.OPERATOR_RUN_AS_USER } : {}),
+    ...(c.OPERATOR_FS_GROUP !== undefined ? { fsGroup: c.OPERATOR_FS_GROUP } : {}),
     workspaceSize: c.OPERATOR_WORKSPACE_SIZE,
     ...(c.OPERATOR_STORAGE_CLASS ? { storageClass: c.OPERATOR_STORAGE_CLASS } : {}),
     modelSecret: c.OPERATOR_MODEL_SECRET,

@@ -47,7 +47,10 @@ export function verdictFromPod(
   pod: V1Pod | undefined,
   timeoutSeconds?: number,
 ): PodVerdict | undefined {
-  const failed = job?.status?.conditions?.find((k) => k.type === 'Failed' && k.status === 'True');
+  // FailureTarget comes first (the controller then ends the pods), Failed once they are gone.
+  const failed = job?.status?.conditions?.find(
+    (k) => (k.type === 'Failed' || k.type === 'FailureTarget') && k.status === 'True',
+  );
   // The deadline kills the container too: name the deadline, not the kill's exit code.
   if (failed?.reason === 'DeadlineExceeded')
     return {

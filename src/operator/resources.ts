@@ -202,8 +202,8 @@ export function buildJob(cr: AgenticSession, run: number, config: OperatorConfig
           enableServiceLinks: false,
           securityContext: {
             runAsNonRoot: true,
-            runAsUser: 1001,
-            fsGroup: 1001,
+            ...(config.runAsUser !== undefined ? { runAsUser: config.runAsUser } : {}),
+            ...(config.fsGroup !== undefined ? { fsGroup: config.fsGroup } : {}),
             seccompProfile: { type: 'RuntimeDefault' },
           },
           volumes,

@@ -53,8 +53,11 @@ describe('serve --executor kubernetes with the operator', () => {
       throw new Error(`${(e as Error).message}\noperator:\n${c.operator.output().slice(-4000)}`);
     });
     assert.equal(final.status.phase, 'Completed', final.status.message);
-    const done = await waitForCr(c.k8s, name, 'Completed with its pod gone', (x) =>
-      !!x.status?.conditions?.some((k) => k.type === 'JobFinished' && k.status === 'True'),
+    const done = await waitForCr(
+      c.k8s,
+      name,
+      'Completed with its pod gone',
+      (x) => !!x.status?.conditions?.some((k) => k.type === 'JobFinished' && k.status === 'True'),
     );
     assert.equal(done.status?.phase, 'Completed');
     assert.equal(done.status?.run, 1);
@@ -207,9 +210,10 @@ describe('the operator alone: causes in the CR status', () => {
     });
     const v = crd.spec.versions.find((x) => x.name === CRD_VERSION)!;
     assert.ok(v.subresources?.status);
-    assert.deepEqual(
-      v.additionalPrinterColumns?.map((p) => p.name).slice(0, 3),
-      ['Phase', 'Reason', 'Run'],
-    );
+    assert.deepEqual(v.additionalPrinterColumns?.map((p) => p.name).slice(0, 3), [
+      'Phase',
+      'Reason',
+      'Run',
+    ]);
   });
 });

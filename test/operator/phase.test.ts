@@ -98,6 +98,15 @@ describe('the phase from the pod when the runner could not report', () => {
     assert.match(v!.message, /timeout of 30s/);
   });
 
+  it('names the deadline from the FailureTarget condition that comes first', () => {
+    const job: V1Job = {
+      status: {
+        conditions: [{ type: 'FailureTarget', status: 'True', reason: 'DeadlineExceeded' }],
+      },
+    };
+    assert.equal(verdictFromPod(job, undefined)?.reason, 'DeadlineExceeded');
+  });
+
   it('reports a failed Job without a pod', () => {
     const v = verdictFromPod(
       failedJob('BackoffLimitExceeded', 'Job has reached the specified backoff limit'),
