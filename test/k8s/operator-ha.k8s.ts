@@ -258,7 +258,9 @@ describe('two replicas, restarts', () => {
     await k8s.cp.restartApiServer();
     // A session created while no operator runs.
     await waitFor('the API server back', () => createCr(k8s, 'rs2', { initialPrompt: 'hi' }));
-    op = run({ OPERATOR_IDENTITY: 'op-d', OPERATOR_LEASE_SECONDS: '2' });
+    // A lease longer than the API server's restart below: a leader that cannot renew in time
+    // exits (as controller-runtime's does) and its Deployment would restart it.
+    op = run({ OPERATOR_IDENTITY: 'op-d', OPERATOR_LEASE_SECONDS: '30' });
     const rs1 = await waitForCr(
       k8s,
       'rs1',
@@ -273,7 +275,9 @@ describe('two replicas, restarts', () => {
     // And the API server restarting under a running operator: its watches come back.
     await k8s.cp.restartApiServer();
     await waitFor('the API server back', () => createCr(k8s, 'rs3', { initialPrompt: 'hi' }));
-    await waitForCr(k8s, 'rs3', 'a Job', (x) => !!x.status?.jobName, 90_000);
+    await waitForCr(k8s, 'rs3', 'a Job', (x) => !!x.status?.jobName, 90_000).catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}\noperator:\n${op.output().slice(-3000)}`);
+    });
     assert.deepEqual(await jobsOf('rs3'), ['rs3-run-1']);
     await op.stop();
   });

@@ -12,6 +12,7 @@ import { CRD_GROUP, CRD_NAME, CRD_PLURAL, CRD_VERSION } from '../../src/protocol
 import type { AgenticSession } from '../../src/protocol/crd.js';
 import {
   startScriptedModelServer,
+  type Scenario,
   type ScriptedModelServer,
 } from '../../src/testing/scripted-model/index.js';
 import { startServe, type ServeHandle } from '../../src/testing/serve-process.js';
@@ -20,6 +21,40 @@ import { SCENARIOS, API_KEY } from '../control-plane-e2e/helpers.js';
 import { startK8s, waitFor, type K8s } from './harness.js';
 
 export { PROJECT, waitFor };
+
+/** This tier's scenarios on top of the control plane's: a file written, then read back. */
+export const K8S_SCENARIOS: Scenario[] = [
+  ...SCENARIOS,
+  {
+    name: 'k8s-write',
+    turns: [
+      {
+        steps: [
+          {
+            tools: [
+              {
+                name: 'Bash',
+                input: { command: 'echo cluster-memory-42 > note.txt', description: 'Write' },
+              },
+            ],
+          },
+          { text: 'Wrote the note.' },
+        ],
+      },
+    ],
+  },
+  {
+    name: 'k8s-read',
+    turns: [
+      {
+        steps: [
+          { tools: [{ name: 'Bash', input: { command: 'cat note.txt', description: 'Read' } }] },
+          { text: 'The note says: {{lastToolResult}}' },
+        ],
+      },
+    ],
+  },
+];
 export const MODEL_SECRET = 'ambient-non-vertex-integrations';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -101,7 +136,7 @@ export interface Cluster {
 
 /** Everything of the Kubernetes mode, in the namespace `demo` (serve's default project). */
 export async function startCluster(): Promise<Cluster> {
-  const model = await startScriptedModelServer({ scenarios: SCENARIOS, quiet: true });
+  const model = await startScriptedModelServer({ scenarios: K8S_SCENARIOS, quiet: true });
   let k8s: K8s | undefined;
   let serve: ServeHandle | undefined;
   let operator: OperatorProcess | undefined;

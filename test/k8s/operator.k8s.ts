@@ -115,6 +115,64 @@ describe('serve --executor kubernetes with the operator', () => {
     );
   });
 
+  it('runs an interactive session driven by messages, ended by the user', async () => {
+    const created = await createSession(c.serve, { prompt: '', interactive: true });
+    const name = created.metadata.name;
+    const messages = `/projects/${PROJECT}/sessions/${name}/messages`;
+    const waits = async () =>
+      (await history(c.serve, name)).filter((e) => e.type === 'agent.waiting').length;
+    await waitFor(
+      `${name} waiting`,
+      async () => ((await waits()) >= 1 ? true : undefined),
+      180_000,
+    );
+    const sent = await c.serve.api('POST', messages, {
+      content: 'first question [[scenario:cp-chat]]',
+    });
+    assert.equal(sent.status, 202, sent.text);
+    await waitFor(
+      `${name} answered`,
+      async () => ((await waits()) >= 2 ? true : undefined),
+      120_000,
+    );
+    const end = await c.serve.api('POST', messages, { type: 'end_session' });
+    assert.equal(end.status, 202, end.text);
+    const done = await waitForCr(
+      c.k8s,
+      name,
+      'Completed',
+      (x) => !!x.status?.conditions?.some((k) => k.type === 'JobFinished' && k.status === 'True'),
+    );
+    assert.equal(done.status?.phase, 'Completed', JSON.stringify(done.status));
+    const text = JSON.stringify(await history(c.serve, name));
+    assert.match(text, /First answer\./);
+  });
+
+  it("continues a session in its parent's workspace PVC", async () => {
+    const first = await createSession(c.serve, { prompt: '[[scenario:k8s-write]] write a note' });
+    const parent = first.metadata.name;
+    await waitForCr(c.k8s, parent, 'Completed', (x) => x.status?.phase === 'Completed', 180_000);
+    const second = await createSession(c.serve, {
+      prompt: '[[scenario:k8s-read]] read the note',
+      parent_session_id: parent,
+    });
+    const child = second.metadata.name;
+    const cr = await waitForCr(
+      c.k8s,
+      child,
+      'Completed',
+      (x) => x.status?.phase === 'Completed',
+      180_000,
+    );
+    assert.equal(cr.spec.parentSessionId, parent);
+    const job = await c.k8s.batch.readNamespacedJob({ name: `${child}-run-1`, namespace: PROJECT });
+    assert.equal(
+      job.spec?.template.spec?.volumes?.[0]?.persistentVolumeClaim?.claimName,
+      `${parent}-workspace`,
+    );
+    assert.match(JSON.stringify(await history(c.serve, child)), /cluster-memory-42/);
+  });
+
   it('stops a running session: Stopped, its pod gone', async () => {
     const created = await createSession(c.serve, { prompt: '[[scenario:cp-stuck]] wait' });
     const name = created.metadata.name;
