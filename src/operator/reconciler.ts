@@ -61,6 +61,8 @@ export class Reconciler {
   private readonly core: CoreV1Api;
   private readonly batch: BatchV1Api;
   private readonly custom: CustomObjectsApi;
+  /** Session key -> when its failed pod was first seen without the Job's verdict. */
+  private readonly waitingForJob = new Map<string, number>();
 
   constructor(
     kc: KubeConfig,
@@ -97,7 +99,7 @@ export class Reconciler {
       if (!job && !pods.length) return this.finish(cr, {}, 'NoPod', 'no pod is left');
       const v = verdictFromPod(job, newest(pods), cr.spec.timeout);
       if (!v) return;
-      if (awaitJobVerdict(job, newest(pods))) return { requeueAfterMs: 1000 };
+      if (this.awaitJobVerdict(key, job, newest(pods))) return { requeueAfterMs: 1000 };
       // A runner killed by the deadline (or the node) reports Stopped: nobody asked it to stop,
       // so the pod's cause is the truth.
       if (phase === 'Stopped' && desired !== 'Stopped' && v.phase === 'Failed')
@@ -176,7 +178,7 @@ export class Reconciler {
 
     const pod = newest(pods);
     const verdict = verdictFromPod(job, pod, cr.spec.timeout);
-    if (verdict && awaitJobVerdict(job, pod)) return { requeueAfterMs: 1000 };
+    if (verdict && this.awaitJobVerdict(key, job, pod)) return { requeueAfterMs: 1000 };
     if (verdict) {
       this.logger.info('run ended before the runner reported', {
         session: key,
@@ -316,6 +318,28 @@ export class Reconciler {
     }
   }
 
+  /**
+   * A pod that failed is followed by the Job's own verdict (backoffLimit 0), which may name a
+   * cause the pod cannot (the deadline killed it): wait for it, 15 s at most.
+   */
+  private awaitJobVerdict(key: string, job: V1Job | undefined, pod: V1Pod | undefined): boolean {
+    const term = pod?.status?.containerStatuses?.[0]?.state?.terminated;
+    const settled = job?.status?.conditions?.some(
+      (k) =>
+        ['Failed', 'FailureTarget', 'Complete', 'SuccessCriteriaMet'].includes(k.type) &&
+        k.status === 'True',
+    );
+    if (!job || settled || !term || term.exitCode === 0 || term.reason === 'OOMKilled') {
+      this.waitingForJob.delete(key);
+      return false;
+    }
+    const since = this.waitingForJob.get(key) ?? Date.now();
+    this.waitingForJob.set(key, since);
+    if (Date.now() - since < 15_000) return true;
+    this.waitingForJob.delete(key);
+    return false;
+  }
+
   /** The watch cache can lag behind a Job created a moment ago: ask the API server. */
   private async jobExists(namespace: string, name: string): Promise<boolean> {
     try {
@@ -395,24 +419,6 @@ function jobFinished(cr: AgenticSession): boolean {
   return !!cr.status?.conditions?.some(
     (c) => c.type === JOB_FINISHED_CONDITION && c.status === 'True',
   );
-}
-
-/**
- * A pod killed from outside (exit 128+n) may have been killed by the Job's own deadline, which
- * the Job controller records a moment later: wait for the Job's verdict, a few seconds at most.
- */
-function awaitJobVerdict(job: V1Job | undefined, pod: V1Pod | undefined): boolean {
-  if (!job) return false;
-  const settled = job.status?.conditions?.some(
-    (k) =>
-      ['Failed', 'FailureTarget', 'Complete', 'SuccessCriteriaMet'].includes(k.type) &&
-      k.status === 'True',
-  );
-  if (settled) return false;
-  const term = pod?.status?.containerStatuses?.[0]?.state?.terminated;
-  if (!term || term.exitCode <= 128 || term.reason === 'OOMKilled') return false;
-  const at = term.finishedAt ? new Date(term.finishedAt).getTime() : 0;
-  return Date.now() - at < 10_000;
 }
 
 function newest(pods: V1Pod[]): V1Pod | undefined {

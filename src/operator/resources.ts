@@ -215,6 +215,8 @@ export function buildJob(cr: AgenticSession, run: number, config: OperatorConfig
               // The image's entrypoint is `claude-code-runner`; `run` is the runner's command.
               ...(config.runnerCommand ? { command: config.runnerCommand } : { args: ['run'] }),
               env: runnerEnv(cr, run, config),
+              // A runner that dies without a word still leaves its last lines in the status.
+              terminationMessagePolicy: 'FallbackToLogsOnError',
               volumeMounts: mounts,
               resources: {
                 requests: { ...config.resources.requests },

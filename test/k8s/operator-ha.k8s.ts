@@ -281,4 +281,55 @@ describe('two replicas, restarts', () => {
     assert.deepEqual(await jobsOf('rs3'), ['rs3-run-1']);
     await op.stop();
   });
+
+  it("names a non-zero exit with its code and the runner's message", async () => {
+    const op = run({ OPERATOR_IDENTITY: 'op-e' });
+    try {
+      await createCr(k8s, 'bad1', { initialPrompt: 'hi', repos: [{ url: 'not a url' }] });
+      const cr = await waitForCr(k8s, 'bad1', 'Failed', (x) => x.status?.phase === 'Failed');
+      assert.equal(cr.status?.reason, 'Error', JSON.stringify(cr.status));
+      assert.equal(cr.status?.exitCode, 2);
+      assert.match(cr.status?.message ?? '', /runner exited with code 2/);
+    } finally {
+      await op.stop();
+    }
+  });
+
+  it('names OOMKilled when the runner exceeds its memory limit', async () => {
+    await k8s.core.createNamespace({ body: { metadata: { name: 'oom-ns' } } });
+    await waitFor('oom-ns default SA', () =>
+      k8s.core.readNamespacedServiceAccount({ name: 'default', namespace: 'oom-ns' }),
+    );
+    await k8s.core.createNamespacedServiceAccount({
+      namespace: 'oom-ns',
+      body: { metadata: { name: 'claude-code-runner-session' } },
+    });
+    await k8s.core.createNamespacedSecret({
+      namespace: 'oom-ns',
+      body: { metadata: { name: MODEL_SECRET }, stringData: { ANTHROPIC_API_KEY: 'sk-test-1' } },
+    });
+    // An operator for this namespace alone whose pods get far less memory than Node needs.
+    const op = run({
+      OPERATOR_IDENTITY: 'op-oom',
+      OPERATOR_NAMESPACES: 'oom-ns',
+      OPERATOR_LEASE_NAME: 'oom-operator',
+      OPERATOR_MEMORY_REQUEST: '8Mi',
+      OPERATOR_MEMORY_LIMIT: '16Mi',
+    });
+    try {
+      await createCr(k8s, 'oom1', { initialPrompt: 'hi' }, 'oom-ns');
+      const cr = await waitForCr(
+        k8s,
+        'oom1',
+        'Failed',
+        (x) => x.status?.phase === 'Failed',
+        120_000,
+        'oom-ns',
+      );
+      assert.equal(cr.status?.reason, 'OOMKilled', JSON.stringify(cr.status));
+      assert.match(cr.status?.message ?? '', /memory limit/);
+    } finally {
+      await op.stop();
+    }
+  });
 });

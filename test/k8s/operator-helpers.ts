@@ -26,9 +26,11 @@ export { PROJECT, waitFor };
 export const K8S_SCENARIOS: Scenario[] = [
   ...SCENARIOS,
   {
-    name: 'k8s-write',
+    // Two turns: the first session writes, its continuation (same conversation) reads back.
+    name: 'k8s-note',
     turns: [
       {
+        match: 'write a note',
         steps: [
           {
             tools: [
@@ -41,12 +43,8 @@ export const K8S_SCENARIOS: Scenario[] = [
           { text: 'Wrote the note.' },
         ],
       },
-    ],
-  },
-  {
-    name: 'k8s-read',
-    turns: [
       {
+        match: 'read the note',
         steps: [
           { tools: [{ name: 'Bash', input: { command: 'cat note.txt', description: 'Read' } }] },
           { text: 'The note says: {{lastToolResult}}' },

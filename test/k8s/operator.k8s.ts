@@ -10,8 +10,11 @@
  *    missing, the deadline exceeded.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { CRD_GROUP, CRD_PLURAL, CRD_VERSION, SESSION_LABEL } from '../../src/protocol/crd.js';
+import { startLangfuseStandin } from '../../src/testing/langfuse-standin/index.js';
 import { createSession, getSession, type SessionJson } from '../../src/testing/session-api.js';
 import { history, phasesOf } from '../control-plane/helpers.js';
 import {
@@ -149,11 +152,11 @@ describe('serve --executor kubernetes with the operator', () => {
   });
 
   it("continues a session in its parent's workspace PVC", async () => {
-    const first = await createSession(c.serve, { prompt: '[[scenario:k8s-write]] write a note' });
+    const first = await createSession(c.serve, { prompt: '[[scenario:k8s-note]] write a note' });
     const parent = first.metadata.name;
     await waitForCr(c.k8s, parent, 'Completed', (x) => x.status?.phase === 'Completed', 180_000);
     const second = await createSession(c.serve, {
-      prompt: '[[scenario:k8s-read]] read the note',
+      prompt: 'read the note',
       parent_session_id: parent,
     });
     const child = second.metadata.name;
@@ -204,7 +207,16 @@ describe('serve --executor kubernetes with the operator', () => {
     });
     const name = created.metadata.name;
     const cr = await waitForCr(c.k8s, name, 'Failed', (x) => x.status?.phase === 'Failed', 180_000);
-    assert.equal(cr.status?.reason, 'DeadlineExceeded', JSON.stringify(cr.status));
+    const pods = await c.k8s.core.listNamespacedPod({
+      namespace: PROJECT,
+      labelSelector: `${SESSION_LABEL}=${name}`,
+    });
+    const job = await c.k8s.batch.readNamespacedJob({ name: `${name}-run-1`, namespace: PROJECT });
+    assert.equal(
+      cr.status?.reason,
+      'DeadlineExceeded',
+      `${JSON.stringify(cr.status)}\njob: ${JSON.stringify(job.status)}\npods: ${JSON.stringify(pods.items.map((p) => p.status))}\nserve: ${c.serve.output().stderr.slice(-3000)}\noperator: ${c.operator.output().slice(-3000)}`,
+    );
     assert.match(cr.status?.message ?? '', /timeout of 20s/);
   });
 });
@@ -273,5 +285,58 @@ describe('the operator alone: causes in the CR status', () => {
       'Reason',
       'Run',
     ]);
+  });
+});
+
+describe("the seed's Langfuse end-to-end test against the Kubernetes mode", () => {
+  it('passes with the Langfuse stand-in, configured per project by ConfigMap and Secret', async () => {
+    const standin = await startLangfuseStandin();
+    try {
+      await c.k8s.core.createNamespacedConfigMap({
+        namespace: PROJECT,
+        body: {
+          metadata: { name: 'ambient-langfuse-config' },
+          data: { LANGFUSE_ENABLED: 'true', LANGFUSE_HOST: standin.url },
+        },
+      });
+      await c.k8s.core.createNamespacedSecret({
+        namespace: PROJECT,
+        body: {
+          metadata: { name: 'ambient-langfuse-keys' },
+          stringData: {
+            LANGFUSE_PUBLIC_KEY: standin.publicKey,
+            LANGFUSE_SECRET_KEY: standin.secretKey,
+          },
+        },
+      });
+      // What ./run-langfuse-test.sh runs once the build is current.
+      const program = fileURLToPath(new URL('../../src/e2e/langfuse/main.js', import.meta.url));
+      const child = spawn(process.execPath, [program], {
+        env: {
+          PATH: process.env.PATH,
+          BACKEND_URL: c.serve.url,
+          CLAUDE_RUNNER_API_TOKEN: c.serve.token,
+          PROJECT,
+          LANGFUSE_HOST: standin.url,
+          LANGFUSE_PUBLIC_KEY: standin.publicKey,
+          LANGFUSE_SECRET_KEY: standin.secretKey,
+          E2E_SESSION_TIMEOUT: '240',
+          E2E_POLL_INTERVAL: '1',
+          E2E_LANGFUSE_WAIT: '1',
+          E2E_VERIFY_TIMEOUT: '30',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      assert.equal(code, 0, out.slice(-4000));
+      // Its keys reached the runner only by reference: never in a Job.
+      const jobs = await c.k8s.batch.listNamespacedJob({ namespace: PROJECT });
+      assert.ok(!JSON.stringify(jobs.items).includes(standin.secretKey));
+    } finally {
+      await standin.close();
+    }
   });
 });
