@@ -15,7 +15,7 @@ import {
   type V1Lease,
 } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.js';
-import { describe } from './watcher.js';
+import { describe, withTimeout } from './watcher.js';
 
 export interface LeaderOptions {
   kc: KubeConfig;
@@ -66,7 +66,8 @@ export class LeaderElector {
   private async tick(): Promise<void> {
     if (this.stopped) return;
     try {
-      await this.tryAcquireOrRenew();
+      // Bounded: a hung request must not keep a leader that no longer renews acting.
+      await withTimeout(this.tryAcquireOrRenew(), (this.o.leaseSeconds * 1000) / 2, 'lease');
     } catch (err) {
       this.o.logger.warn('lease update failed', { error: describe(err) });
     }

@@ -38,6 +38,8 @@ export class Watcher<T extends KubeObject> {
   private syncWaiters: (() => void)[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
   private failures = 0;
+  /** Bumped by every relist: callbacks of an older list or watch are ignored. */
+  private generation = 0;
 
   constructor(private readonly o: WatcherOptions<T>) {}
 
@@ -67,9 +69,12 @@ export class Watcher<T extends KubeObject> {
 
   private async relist(): Promise<void> {
     if (this.stopped) return;
+    const generation = ++this.generation;
     let rv: string | undefined;
     try {
-      const list = await this.o.list();
+      // A request to an API server that is still starting can hang: bound it and try again.
+      const list = await withTimeout(this.o.list(), REQUEST_TIMEOUT_MS, 'list');
+      if (generation !== this.generation) return;
       const seen = new Set<string>();
       for (const item of list.items) {
         const k = objectKey(item);
@@ -92,22 +97,22 @@ export class Watcher<T extends KubeObject> {
       this.retry(`list ${this.o.path} failed`, err);
       return;
     }
-    await this.watch(rv);
+    await this.watch(rv, generation);
   }
 
-  private async watch(resourceVersion: string | undefined): Promise<void> {
+  private async watch(resourceVersion: string | undefined, generation: number): Promise<void> {
     if (this.stopped) return;
     let rv = resourceVersion;
     let gone = false;
     const done = (err: unknown) => {
-      if (this.stopped) return;
+      if (this.stopped || generation !== this.generation) return;
       if (gone) this.o.logger.info('watch expired (410 Gone): relisting', { path: this.o.path });
       // Ended or broken: relist (cheap, and it catches whatever happened in between).
       if (err && !gone) this.retry(`watch ${this.o.path} ended`, err);
       else void this.relist();
     };
     try {
-      this.abort = await new Watch(this.o.kc).watch(
+      const started = new Watch(this.o.kc).watch(
         this.o.path,
         {
           allowWatchBookmarks: true,
@@ -115,6 +120,7 @@ export class Watcher<T extends KubeObject> {
           ...(this.o.labelSelector ? { labelSelector: this.o.labelSelector } : {}),
         },
         (type: string, obj: T & { code?: number }) => {
+          if (generation !== this.generation) return;
           if (type === 'ERROR') {
             if (obj.code === 410) gone = true;
             this.abort?.abort();
@@ -129,7 +135,17 @@ export class Watcher<T extends KubeObject> {
         },
         done,
       );
+      // Its headers may never come from a half-started API server: give up on it and relist.
+      started.then(
+        (abort) => {
+          if (generation !== this.generation || this.stopped) abort.abort();
+        },
+        () => undefined,
+      );
+      this.abort = await withTimeout(started, REQUEST_TIMEOUT_MS, 'watch');
     } catch (err) {
+      if (generation !== this.generation) return;
+      this.generation++;
       this.retry(`watch ${this.o.path} failed`, err);
     }
   }
@@ -142,6 +158,17 @@ export class Watcher<T extends KubeObject> {
     this.retryTimer = setTimeout(() => void this.relist(), delay);
     this.retryTimer.unref();
   }
+}
+
+const REQUEST_TIMEOUT_MS = 30_000;
+
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 export function describe(err: unknown): string {
