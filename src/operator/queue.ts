@@ -4,6 +4,8 @@
  * once); a failed reconcile is retried with exponential backoff per key; a reconcile may ask to be
  * called again after a delay (to poll what it cannot watch).
  */
+import { withTimeout } from './watcher.js';
+
 export type Reconcile = (key: string) => Promise<{ requeueAfterMs?: number } | void>;
 
 export interface WorkQueueOptions {
@@ -13,6 +15,8 @@ export interface WorkQueueOptions {
   workers?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
+  /** A reconcile taking longer is abandoned and retried. */
+  timeoutMs?: number;
 }
 
 export class WorkQueue {
@@ -84,7 +88,9 @@ export class WorkQueue {
 
   private async work(key: string): Promise<void> {
     try {
-      const r = await this.o.reconcile(key);
+      // A request to an API server that is restarting can hang: a reconcile that does not end
+      // in time counts as failed (it is idempotent, the retry picks up where things are).
+      const r = await withTimeout(this.o.reconcile(key), this.o.timeoutMs ?? 30_000, 'reconcile');
       this.failures.delete(key);
       if (r?.requeueAfterMs !== undefined) this.addAfter(key, r.requeueAfterMs);
     } catch (err) {
