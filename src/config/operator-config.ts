@@ -49,6 +49,7 @@ const Schema = z.object({
   OPERATOR_LEASE_NAME: name.default('claude-code-runner-operator'),
   OPERATOR_LEASE_SECONDS: int(2, 3600).default(15),
   OPERATOR_IDENTITY: z.string().min(1).optional(),
+  OPERATOR_WATCH_TIMEOUT_SECONDS: int(5, 3600).default(300),
   HOSTNAME: z.string().optional(),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
@@ -83,6 +84,8 @@ export interface OperatorConfig {
     leaseSeconds: number;
     identity: string;
   };
+  /** Each watch is renewed after this long (a silent watch recovers within it). */
+  watchTimeoutSeconds: number;
   logLevel: LogLevel;
 }
 
@@ -145,6 +148,7 @@ export function loadOperatorConfig(env: Env): OperatorConfig {
       leaseSeconds: c.OPERATOR_LEASE_SECONDS,
       identity: c.OPERATOR_IDENTITY ?? `${c.HOSTNAME ?? 'operator'}-${process.pid}`,
     },
+    watchTimeoutSeconds: c.OPERATOR_WATCH_TIMEOUT_SECONDS,
     logLevel: c.LOG_LEVEL,
   });
 }

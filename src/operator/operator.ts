@@ -73,6 +73,7 @@ export class Operator {
           plural: CRD_PLURAL,
         })) as { items: AgenticSession[]; metadata?: { resourceVersion?: string } },
       onChange: (cr) => enqueue(cr.metadata.namespace, cr.metadata.name),
+      watchTimeoutSeconds: config.watchTimeoutSeconds,
       logger: logger.child('watch-sessions'),
     });
     this.jobs = new Watcher({
@@ -81,6 +82,7 @@ export class Operator {
       labelSelector: selector,
       list: () => batch.listJobForAllNamespaces({ labelSelector: selector }),
       onChange: owned,
+      watchTimeoutSeconds: config.watchTimeoutSeconds,
       logger: logger.child('watch-jobs'),
     });
     this.pods = new Watcher({
@@ -89,6 +91,7 @@ export class Operator {
       labelSelector: selector,
       list: () => core.listPodForAllNamespaces({ labelSelector: selector }),
       onChange: owned,
+      watchTimeoutSeconds: config.watchTimeoutSeconds,
       logger: logger.child('watch-pods'),
     });
     const reconciler = new Reconciler(

@@ -25,6 +25,12 @@ export interface WatcherOptions<T extends KubeObject> {
   list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>;
   onChange: (obj: T, deleted: boolean) => void;
   logger: Logger;
+  /**
+   * Each watch ends after this long (the server's `timeoutSeconds`, and a client-side bound in
+   * case the server never says): a watch that went silent is replaced within this time, as
+   * client-go's reflector does.
+   */
+  watchTimeoutSeconds?: number;
 }
 
 export const objectKey = (o: KubeObject) =>
@@ -37,6 +43,7 @@ export class Watcher<T extends KubeObject> {
   private synced = false;
   private syncWaiters: (() => void)[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
+  private watchTimer: NodeJS.Timeout | undefined;
   private failures = 0;
   /** Bumped by every relist: callbacks of an older list or watch are ignored. */
   private generation = 0;
@@ -50,6 +57,7 @@ export class Watcher<T extends KubeObject> {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.watchTimer);
     this.abort?.abort();
   }
 
@@ -116,6 +124,7 @@ export class Watcher<T extends KubeObject> {
         this.o.path,
         {
           allowWatchBookmarks: true,
+          timeoutSeconds: this.o.watchTimeoutSeconds ?? 300,
           ...(rv ? { resourceVersion: rv } : {}),
           ...(this.o.labelSelector ? { labelSelector: this.o.labelSelector } : {}),
         },
@@ -143,6 +152,19 @@ export class Watcher<T extends KubeObject> {
         () => undefined,
       );
       this.abort = await withTimeout(started, REQUEST_TIMEOUT_MS, 'watch');
+      const abort = this.abort;
+      clearTimeout(this.watchTimer);
+      this.watchTimer = setTimeout(
+        () => {
+          if (generation !== this.generation || this.stopped) return;
+          this.o.logger.debug('watch timed out client-side: relisting', { path: this.o.path });
+          this.generation++;
+          abort.abort();
+          void this.relist();
+        },
+        ((this.o.watchTimeoutSeconds ?? 300) + 5) * 1000,
+      );
+      this.watchTimer.unref();
     } catch (err) {
       if (generation !== this.generation) return;
       this.generation++;

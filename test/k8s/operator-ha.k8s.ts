@@ -260,7 +260,12 @@ describe('two replicas, restarts', () => {
     await waitFor('the API server back', () => createCr(k8s, 'rs2', { initialPrompt: 'hi' }));
     // A lease longer than the API server's restart below: a leader that cannot renew in time
     // exits (as controller-runtime's does) and its Deployment would restart it.
-    op = run({ OPERATOR_IDENTITY: 'op-d', OPERATOR_LEASE_SECONDS: '30' });
+    op = run({
+      OPERATOR_IDENTITY: 'op-d',
+      OPERATOR_LEASE_SECONDS: '30',
+      // A watch left silent by the restart is replaced within this bound.
+      OPERATOR_WATCH_TIMEOUT_SECONDS: '20',
+    });
     const rs1 = await waitForCr(
       k8s,
       'rs1',
