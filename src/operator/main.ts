@@ -55,10 +55,14 @@ export async function main(argv: string[]): Promise<number> {
     leaderElection: config.leaderElection.enabled,
     identity: config.leaderElection.identity,
   });
+  // Its timers are unref'd and a broken watch holds no socket: without this, a moment with no
+  // connection (the API server restarting) would end the process.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
   });
+  clearInterval(keepAlive);
   await operator.stop();
   return 0;
 }

@@ -281,7 +281,9 @@ describe('two replicas, restarts', () => {
     await k8s.cp.restartApiServer();
     await waitFor('the API server back', () => createCr(k8s, 'rs3', { initialPrompt: 'hi' }));
     await waitForCr(k8s, 'rs3', 'a Job', (x) => !!x.status?.jobName, 90_000).catch((e: unknown) => {
-      throw new Error(`${(e as Error).message}\noperator:\n${op.output().slice(-3000)}`);
+      throw new Error(
+        `${(e as Error).message}\noperator (exit ${op.child.exitCode}, signal ${op.child.signalCode}):\n${op.output().slice(-6000)}`,
+      );
     });
     assert.deepEqual(await jobsOf('rs3'), ['rs3-run-1']);
     await op.stop();
