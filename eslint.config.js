@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint';
 /**
  * The layers of src/, bottom first, and what each may import besides itself. `protocol/` and
  * `errors.ts` are the contract every side compiles against and import nothing of ours;
- * `runner/`, `control-plane/` and `client/` stand side by side and never import each other;
+ * `runner/`, `control-plane/`, `client/` and `operator/` stand side by side and never import each other;
  * `testing/` (the scripted model and the stand-ins) serves the top: `demo/`, `e2e/`, `cli/`.
  */
 const LAYERS = {
@@ -18,6 +18,7 @@ const LAYERS = {
   runner: ['protocol', 'config', 'observability', 'workspace'],
   'control-plane': ['protocol', 'config', 'observability', 'workspace'],
   client: ['protocol', 'config', 'observability'],
+  operator: ['protocol', 'config', 'observability'],
   testing: [
     'protocol',
     'config',

@@ -27,6 +27,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Main> }> =
       'the whole system on one machine (offline with the scripted model unless a key is set)',
     load: async () => (await import('../demo/main.js')).main,
   },
+  operator: {
+    summary: 'the Kubernetes operator: reconciles AgenticSessions into Jobs (docs/kubernetes.md)',
+    load: async () => (await import('../operator/main.js')).main,
+  },
   'scripted-model': {
     summary: 'the scripted Anthropic-API server used by the demo, the tests and the benchmarks',
     load: async () => (await import('../testing/scripted-model/cli.js')).main,

@@ -56,6 +56,10 @@ export interface ServeConfig {
   sessionLimits: { maxChildrenPerSession: number; maxSessionDepth: number };
   /** Origins allowed to call the API from a browser (CORS, docs/agui.md); empty: CORS off. */
   corsOrigins: string[];
+  /** `local`: child processes; `kubernetes`: AgenticSessions reconciled by the operator. */
+  executor: 'local' | 'kubernetes';
+  /** Kubernetes mode: a kubeconfig file; absent: the pod's service account. */
+  kubeconfig?: string;
 }
 
 export const SERVE_USAGE = `usage: claude-code-runner serve [options]
@@ -83,6 +87,9 @@ options (each also settable by the variable in brackets):
   --cors-origin O        origins a browser front end may call from   [CLAUDE_RUNNER_CORS_ORIGIN] (off)
                          (comma-separated, e.g. https://app.example.com, or *)
   --log-level L          debug, info, warn, error or silent          [LOG_LEVEL] (info)
+  --executor E           local (child processes) or kubernetes       [CLAUDE_RUNNER_EXECUTOR] (local)
+                         (AgenticSessions in the project's namespace, run by the operator;
+                         docs/kubernetes.md; KUBECONFIG names the cluster, else the pod's account)
   -h, --help             this text
 
 limits (variables only):
@@ -149,6 +156,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'max-session-depth', takesValue: true },
   { name: 'max-catching-up', takesValue: true },
   { name: 'cors-origin', takesValue: true },
+  { name: 'executor', takesValue: true },
   { name: 'help', takesValue: false },
 ];
 
@@ -326,6 +334,10 @@ export function loadServeConfig(
     flags.has('cors-origin') ? '--cors-origin' : 'CLAUDE_RUNNER_CORS_ORIGIN',
     r.problems,
   );
+  const executor = flags.get('executor') ?? r.str('CLAUDE_RUNNER_EXECUTOR') ?? 'local';
+  if (executor !== 'local' && executor !== 'kubernetes')
+    r.problems.push(`--executor: "${executor}" is not one of local, kubernetes`);
+  const kubeconfig = r.str('KUBECONFIG');
   const githubToken = r.str('GITHUB_TOKEN');
   const runnerEnv = inheritedRunnerEnv(env);
 
@@ -353,6 +365,8 @@ export function loadServeConfig(
     advertiseHost,
     sessionLimits,
     corsOrigins,
+    executor: executor === 'kubernetes' ? 'kubernetes' : 'local',
+    ...(kubeconfig ? { kubeconfig } : {}),
   };
   return { help: false, config: deepFreeze(config) };
 }

@@ -29,6 +29,7 @@ import { applyCors } from './agui/cors.js';
 import { Auth, loadUserToken, type LoadedUserToken } from './auth.js';
 import { CommandDelivery } from './delivery/commands.js';
 import { defaultRunnerCommand, LocalExecutor } from './executor/local.js';
+import type { Executor } from './executor/types.js';
 import { HistoryLog } from './hub/history-log.js';
 import { Hub } from './hub/hub.js';
 import { ControlPlaneRedactor } from './redaction.js';
@@ -83,13 +84,23 @@ export async function startControlPlane(
     historyPageSize: config.limits.historyPageSize,
     maxCatchingUp: config.limits.maxCatchingUp,
   });
-  const executor = new LocalExecutor({
-    command: config.runnerCommand ? [...config.runnerCommand] : defaultRunnerCommand(),
-    logDir: path.join(config.dataDir, 'logs'),
-    logMaxBytes: config.limits.logMaxBytes,
-    logger: logger.child('executor'),
-    hidden: [config.dataDir],
-  });
+  const executor: Executor =
+    config.executor === 'kubernetes'
+      ? // Loaded only in this mode: the Kubernetes client stays out of a local serve's start.
+        await (
+          await import('./executor/kubernetes-start.js')
+        ).startKubernetesExecutor({
+          ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}),
+          logger: logger.child('executor'),
+          session: (name) => store.sessions.get(name),
+        })
+      : new LocalExecutor({
+          command: config.runnerCommand ? [...config.runnerCommand] : defaultRunnerCommand(),
+          logDir: path.join(config.dataDir, 'logs'),
+          logMaxBytes: config.limits.logMaxBytes,
+          logger: logger.child('executor'),
+          hidden: [config.dataDir],
+        });
   let port = config.port;
   const base = () => `http://${config.advertiseHost}:${port}`;
   const runs = new RunManager({

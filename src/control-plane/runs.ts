@@ -181,6 +181,7 @@ export class RunManager {
         this.armLinger(name, row.currentRun);
     }
     this.writeStatus(name, next);
+    this.o.executor.reportStatus?.({ session: name, run: row.currentRun }, update);
   }
 
   /** A status update merged into the session's current status (redacted). */
@@ -392,6 +393,9 @@ export class RunManager {
         } else if (r.stopReason) {
           st.phase = 'Stopped';
           st.message = STOP_MESSAGES[r.stopReason];
+        } else if (exit.outcome) {
+          st.phase = exit.outcome.phase;
+          st.message = exit.outcome.message;
         } else {
           st.phase = 'Failed';
           st.message = withTail(exitDescription(exit, r.pid), this.tail(row, run));
@@ -399,6 +403,10 @@ export class RunManager {
       } else if (st.phase === 'Stopped' && r.stopReason === 'timeout') {
         st.phase = 'Failed';
         st.message = this.timeoutMessage(row);
+      } else if (st.phase === 'Stopped' && !r.stopReason && exit.outcome?.phase === 'Failed') {
+        // Nobody here stopped it: the executor knows the cause (a Job's deadline, an OOM kill).
+        st.phase = 'Failed';
+        st.message = exit.outcome.message;
       }
       // The run is over: a phase change held back for its closing frame is recorded now.
       const held = this.deferredPhase.get(name) === run;
@@ -458,7 +466,7 @@ export class RunManager {
 
   private armTimeout(row: SessionRow, startedAt: string | null): void {
     const seconds = row.spec.timeout;
-    if (!seconds) return;
+    if (!seconds || this.o.executor.enforcesTimeout) return;
     const start = startedAt ? Date.parse(startedAt) : Date.now();
     const delay = Math.max(0, start + seconds * 1000 - Date.now());
     const t = setTimeout(() => {

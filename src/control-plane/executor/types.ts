@@ -1,3 +1,5 @@
+import type { StatusUpdate } from '../../protocol/status.js';
+
 /**
  * How runs get a process. The local executor spawns child processes on this machine; a
  * Kubernetes executor (Jobs on a shared volume) implements the same interface later. Scheduling
@@ -22,10 +24,17 @@ export interface RunExit extends RunRef {
   signal: string | null;
   /** The run was started by an earlier control plane process. */
   adopted: boolean;
+  /**
+   * What the executor knows of the end when the runner could not report it (Kubernetes: the
+   * operator's verdict from the pod, e.g. a missing Secret or OOMKilled).
+   */
+  outcome?: { phase: 'Completed' | 'Failed' | 'Stopped'; message: string };
 }
 
 export interface Executor {
   readonly kind: string;
+  /** The executor bounds a run by the session's timeout itself (a Job's deadline). */
+  readonly enforcesTimeout?: boolean;
   /** Starts the runner; resolves once it is started (rejects when it cannot be). */
   launch(req: LaunchRequest): Promise<{ pid: number | null }>;
   /**
@@ -50,4 +59,6 @@ export interface Executor {
   onExit(listener: (exit: RunExit) => void): void;
   /** Stops watching; leaves processes alone (the run manager stops them first if it wants). */
   close(): void;
+  /** Optional: a runner's status report, accepted by the run manager (Kubernetes: into the CR). */
+  reportStatus?(ref: RunRef, update: StatusUpdate): void;
 }
