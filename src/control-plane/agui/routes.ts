@@ -14,31 +14,16 @@
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { RequestError } from '../../errors.js';
-import type { Logger } from '../../observability/logger.js';
 import { CreateSessionRequest, SendMessageResponse } from '../../protocol/api.js';
 import { API_PREFIX } from '../../protocol/paths.js';
 import type { Route, RouteContext } from '../api/router.js';
-import type { CatchUpGate } from '../hub/catch-up-gate.js';
 import type { HistoryLog } from '../hub/history-log.js';
 import type { SessionService } from '../sessions.js';
-import type { StoredFrame } from '../store/index.js';
 import { parseOr400 } from '../validation.js';
-import { AguiStream, parseEventId, type StartPoint } from './stream.js';
+import { AguiStream, parseEventId, type AguiStreamOptions, type StartPoint } from './stream.js';
 
-export interface AguiDeps {
-  history: HistoryLog;
-  gate: CatchUpGate;
-  readStep(
-    session: string,
-    afterPos: number,
-    maxRows: number,
-    maxBytes: number,
-  ): { rows: StoredFrame[]; more: boolean };
-  pageSize: number;
-  maxBufferedBytes: number;
-  logger: Logger;
-  sessionExists(session: string): boolean;
-}
+/** What the AG-UI routes need: what a stream needs (the keep-alive interval is the stream's). */
+export type AguiDeps = Omit<AguiStreamOptions, 'heartbeatMs'>;
 
 const PROJECT = `${API_PREFIX}/projects/{project}`;
 const AGUI = `${PROJECT}/sessions/{name}/agui`;
