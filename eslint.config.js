@@ -10,44 +10,21 @@ import tseslint from 'typescript-eslint';
  * `runner/`, `control-plane/`, `client/` and `operator/` stand side by side and never import each other;
  * `testing/` (the scripted model and the stand-ins) serves the top: `demo/`, `e2e/`, `cli/`.
  */
+const BASE = ['protocol', 'config', 'observability'];
+/** What the top layers build on: every product layer that runs a session. */
+const PRODUCT = [...BASE, 'workspace', 'runner', 'control-plane', 'client'];
 const LAYERS = {
   protocol: [],
   config: ['protocol'],
   observability: ['protocol'],
-  workspace: ['protocol', 'config', 'observability'],
-  runner: ['protocol', 'config', 'observability', 'workspace'],
-  'control-plane': ['protocol', 'config', 'observability', 'workspace'],
-  client: ['protocol', 'config', 'observability'],
-  operator: ['protocol', 'config', 'observability'],
-  testing: [
-    'protocol',
-    'config',
-    'observability',
-    'workspace',
-    'runner',
-    'control-plane',
-    'client',
-  ],
-  demo: [
-    'protocol',
-    'config',
-    'observability',
-    'workspace',
-    'runner',
-    'control-plane',
-    'client',
-    'testing',
-  ],
-  e2e: [
-    'protocol',
-    'config',
-    'observability',
-    'workspace',
-    'runner',
-    'control-plane',
-    'client',
-    'testing',
-  ],
+  workspace: BASE,
+  runner: [...BASE, 'workspace'],
+  'control-plane': [...BASE, 'workspace'],
+  client: BASE,
+  operator: BASE,
+  testing: PRODUCT,
+  demo: [...PRODUCT, 'testing'],
+  e2e: [...PRODUCT, 'testing'],
 };
 const ALL = [...Object.keys(LAYERS), 'cli'];
 
