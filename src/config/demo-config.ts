@@ -211,6 +211,10 @@ export function demoServeEnv(
     ...config.baseEnv,
     ...(modelUrl ? offlineModelEnv(modelUrl) : {}),
     CLAUDE_CODE_TMPDIR: path.join(dataDir, 'tmp'),
+    // The demo's first command needs nothing but Node and git: the agent runs in Claude Code's
+    // sandbox where bubblewrap is installed, and without it (a warning in the stream) where it is
+    // not. `serve` itself requires it unless told otherwise.
+    RUNNER_SANDBOX: config.baseEnv.RUNNER_SANDBOX ?? 'auto',
   };
 }
 
