@@ -23,10 +23,8 @@
 import type { ServerResponse } from 'node:http';
 import { EventType } from '@ag-ui/core';
 import { EventEncoder } from '@ag-ui/encoder';
-import type { Logger } from '../../observability/logger.js';
-import type { CatchUpGate } from '../hub/catch-up-gate.js';
 import type { HistoryLog, Subscriber } from '../hub/history-log.js';
-import type { StoredFrame } from '../store/index.js';
+import { CATCH_UP_STEP_BYTES, type WatcherOptions } from '../hub/watcher.js';
 import { AguiMapper, type HistoryEntryJson, type IdentifiedEvent } from './mapping.js';
 import { MessageLog } from './messages.js';
 
@@ -36,25 +34,15 @@ export type StartPoint =
   | { kind: 'snapshot' }
   | { kind: 'run'; fromPos: number };
 
-export interface AguiStreamOptions {
+/** A stream catches up and follows like a socket watcher, with the same bounds and gate. */
+export interface AguiStreamOptions extends WatcherOptions {
   history: HistoryLog;
-  gate: CatchUpGate;
-  readStep(
-    session: string,
-    afterPos: number,
-    maxRows: number,
-    maxBytes: number,
-  ): { rows: StoredFrame[]; more: boolean };
-  pageSize: number;
-  maxBufferedBytes: number;
-  logger: Logger;
   /** Whether the session still exists (a deleted one ends its streams). */
   sessionExists(session: string): boolean;
   /** Keep-alive comment interval (ms). */
   heartbeatMs?: number;
 }
 
-const STEP_BYTES = 256 * 1024;
 const encoder = new EventEncoder();
 
 /**
@@ -148,7 +136,7 @@ export class AguiStream implements Subscriber {
       for (;;) {
         if (!short) await this.o.gate.turn();
         if (this.closed) return;
-        const maxBytes = Math.min(STEP_BYTES, this.o.maxBufferedBytes);
+        const maxBytes = Math.min(CATCH_UP_STEP_BYTES, this.o.maxBufferedBytes);
         const { rows, more } = this.o.readStep(
           this.session,
           this.folded,

@@ -30,7 +30,7 @@ import type { HistoryLog, Subscriber } from './history-log.js';
  * Bytes read and sent per catch-up step. Small enough that one step is a short stretch of the
  * event loop (about a millisecond for 256 KiB of 200-byte frames), large enough to fill a socket.
  */
-const CATCH_UP_STEP_BYTES = 256 * 1024;
+export const CATCH_UP_STEP_BYTES = 256 * 1024;
 
 export interface WatcherOptions {
   maxBufferedBytes: number;
