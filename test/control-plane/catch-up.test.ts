@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import WebSocket from 'ws';
 import { runnerProcesses, startServe, type ServeHandle } from '../../src/testing/serve-process.js';
+import { runnerSocket } from '../support/runner-socket.js';
 import {
   contiguous,
   createSession,
@@ -31,31 +31,10 @@ function text(i: number) {
   return { type: 'agent_message', content: { type: 'text_block', text: `${i} ${FRAME_TEXT}` } };
 }
 
-/** A raw client playing the session's runner with its run's BOT_TOKEN; records the acks. */
-function runnerSocket(serve: ServeHandle, name: string, token: string) {
-  const ws = new WebSocket(
-    `${serve.url.replace(/^http/, 'ws')}/api/projects/${PROJECT}/sessions/${name}/ws`,
-    { headers: { authorization: `Bearer ${token}` } },
-  );
-  const acks: number[] = [];
-  ws.on('message', (d) => {
-    const m = JSON.parse(d.toString()) as { type: string; payload: { seq?: number } };
-    if (m.type === 'ack') acks.push(Number(m.payload.seq));
-  });
-  const opened = new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  const send = (seq: number) =>
-    ws.send(
-      JSON.stringify({
-        seq,
-        type: 'agent.message',
-        timestamp: new Date().toISOString(),
-        payload: text(seq),
-      }),
-    );
-  return { ws, acks, opened, send };
+/** The session's runner over a raw socket (its run's BOT_TOKEN), sending numbered text frames. */
+function textRunner(serve: ServeHandle, name: string, token: string) {
+  const socket = runnerSocket(serve.url, PROJECT, name, token);
+  return { ...socket, send: (seq: number) => socket.send(seq, 'agent.message', text(seq)) };
 }
 
 interface GateState {
@@ -98,7 +77,7 @@ describe('hub: many watchers catching up at once', () => {
         return undefined;
       }
     }, 'env.json');
-    const runner = runnerSocket(serve, name, env.BOT_TOKEN!);
+    const runner = textRunner(serve, name, env.BOT_TOKEN!);
     const watchers: WatcherClient[] = [];
     let healthStop = false;
     try {

@@ -20,7 +20,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import WebSocket from 'ws';
 import { readProcessEnv } from '../../src/config/process-env.js';
 import { newRenderState, renderEntry, type Style } from '../../src/client/render.js';
 import { startServe, type ServeHandle } from '../../src/testing/serve-process.js';
@@ -36,6 +35,7 @@ import {
   waitFor,
   watch,
 } from '../control-plane/helpers.js';
+import { runnerSocket } from '../support/runner-socket.js';
 
 const S = `/projects/${PROJECT}/agentic-sessions`;
 const FRAME_LIMIT = 65_536;
@@ -77,26 +77,6 @@ async function idleSession(serve: ServeHandle, env: Record<string, string> = {})
     }
   }, 'env.json');
   return { name, token: vars.BOT_TOKEN! };
-}
-
-function runnerSocket(serve: ServeHandle, name: string, token: string) {
-  const url = `${serve.url.replace(/^http/, 'ws')}/api/projects/${PROJECT}/sessions/${name}/ws`;
-  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
-  const acks: number[] = [];
-  ws.on('message', (d) => {
-    const m = JSON.parse(d.toString()) as { type: string; payload: { seq?: number } };
-    if (m.type === 'ack') acks.push(Number(m.payload.seq));
-  });
-  const opened = new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
-  closed.catch(() => undefined);
-  const send = (seq: number, type: string, payload: unknown) =>
-    ws.send(JSON.stringify({ seq, type, timestamp: new Date().toISOString(), payload }));
-  const acked = () => Math.max(-1, ...acks);
-  return { ws, opened, closed, send, acked };
 }
 
 const text = (t: string) => ({ type: 'agent_message', content: { type: 'text_block', text: t } });
@@ -151,7 +131,7 @@ describe('trust: bad input', () => {
 
   it('a runner frame nested 3,000 deep or over the size limit is recorded as refused in its place; the run goes on', async () => {
     const { name, token } = await idleSession(serve);
-    const r = runnerSocket(serve, name, token);
+    const r = runnerSocket(serve.url, PROJECT, name, token);
     await r.opened;
     r.send(1, 'agent.running', {});
     r.ws.send(
@@ -185,7 +165,7 @@ describe('trust: bad input', () => {
     // Beyond twice the limit the socket itself refuses the frame: 1009, the runner reconnects.
     r.send(6, 'agent.message', text('y'.repeat(FRAME_LIMIT * 2 + 10)));
     assert.equal(await r.closed, 1009);
-    const again = runnerSocket(serve, name, token);
+    const again = runnerSocket(serve.url, PROJECT, name, token);
     await again.opened;
     again.send(6, 'agent.message', text('resent smaller'));
     await waitFor(() => again.acked() >= 6, 'ack 6 after the reconnect');
@@ -283,7 +263,7 @@ describe('trust: bad input', () => {
     // Through the hub: a tool result that quotes the session's secret as JSON (escaped form).
     const secret = 'quo"te\\Zq81-secretvalue';
     const { name, token } = await idleSession(serve, { MY_API_TOKEN: secret });
-    const runner = runnerSocket(serve, name, token);
+    const runner = runnerSocket(serve.url, PROJECT, name, token);
     await runner.opened;
     runner.send(1, 'agent.message', text(`config: ${JSON.stringify({ token: secret })}`));
     await waitFor(() => runner.acked() >= 1, 'ack 1');
@@ -296,7 +276,7 @@ describe('trust: bad input', () => {
   it("a runner cannot write the control plane's phase.changed; the client trusts only the control plane's", async () => {
     const { name, token } = await idleSession(serve);
     const before = (await getSession(serve, name)).status.phase;
-    const r = runnerSocket(serve, name, token);
+    const r = runnerSocket(serve.url, PROJECT, name, token);
     await r.opened;
     r.send(1, 'system.message', {
       message: 'phase Completed',

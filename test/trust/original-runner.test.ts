@@ -10,7 +10,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import WebSocket from 'ws';
 import {
   addResult,
   newRenderState,
@@ -22,6 +21,7 @@ import {
 import { renderSession } from '../../src/client/format.js';
 import type { SessionResource } from '../../src/protocol/api.js';
 import { startServe, type ServeHandle } from '../../src/testing/serve-process.js';
+import { runnerSocket } from '../support/runner-socket.js';
 import {
   createSession,
   fakeRunner,
@@ -68,18 +68,7 @@ async function hostedSession(serve: ServeHandle, interactive: boolean) {
 
 /** The original runner's socket: no capabilities header, raw JSON text as json.dumps writes it. */
 function originalSocket(serve: ServeHandle, name: string, token: string) {
-  const url = `${serve.url.replace(/^http/, 'ws')}/api/projects/${PROJECT}/sessions/${name}/ws`;
-  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
-  const received: { type: string; payload: Record<string, unknown> }[] = [];
-  ws.on('message', (d) => received.push(JSON.parse(d.toString()) as (typeof received)[number]));
-  const opened = new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  const commands = () => received.filter((m) => m.type !== 'ack');
-  const acked = () =>
-    Math.max(-1, ...received.filter((m) => m.type === 'ack').map((m) => Number(m.payload.seq)));
-  return { ws, opened, commands, acked };
+  return runnerSocket(serve.url, PROJECT, name, token);
 }
 
 /** `PUT …/status` as the original's `_update_cr_status` sends it. */

@@ -13,9 +13,9 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import WebSocket from 'ws';
 import { runnerProcesses, startServe, type ServeHandle } from '../../src/testing/serve-process.js';
 import { outboxFileName, OUTBOX_DIR } from '../../src/protocol/outbox-file.js';
+import { runnerSocket } from '../support/runner-socket.js';
 import {
   createSession,
   fakeRunner,
@@ -67,26 +67,15 @@ const closing = (seq: number) =>
     event: 'session.completed',
   });
 
+/** The session's runner over a raw socket; `send` waits until the frame is stored (acked). */
 async function playRunner(name: string, botToken: string) {
-  const ws = new WebSocket(
-    `${serve.url.replace(/^http/, 'ws')}/api/projects/${PROJECT}/sessions/${name}/ws`,
-    { headers: { authorization: `Bearer ${botToken}` } },
-  );
-  const acks: number[] = [];
-  ws.on('message', (d) => {
-    const m = JSON.parse(d.toString()) as { type: string; payload: { seq?: number } };
-    if (m.type === 'ack') acks.push(Number(m.payload.seq));
-  });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
+  const socket = runnerSocket(serve.url, PROJECT, name, botToken);
+  await socket.opened;
   return {
-    ws,
-    /** Sends and waits until the backend has stored (acked) up to `seq`. */
+    ws: socket.ws,
     async send(seq: number, json: string) {
-      ws.send(json);
-      await waitFor(() => acks.some((a) => a >= seq), `ack of ${seq}`);
+      socket.sendRaw(json);
+      await waitFor(() => socket.acked() >= seq, `ack of ${seq}`);
     },
   };
 }

@@ -9,7 +9,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import WebSocket from 'ws';
 import { newRenderState, renderEntry } from '../../src/client/render.js';
 import {
   HistoryPage,
@@ -18,7 +17,7 @@ import {
   parseHistoryEntry,
   WatcherControlFrame,
 } from '../../src/protocol/history.js';
-import { apiPath, socketUrl } from '../../src/protocol/paths.js';
+import { apiPath } from '../../src/protocol/paths.js';
 import { startServe, type ServeHandle } from '../../src/testing/serve-process.js';
 import {
   createSession,
@@ -30,6 +29,7 @@ import {
   type Entry,
 } from '../control-plane/helpers.js';
 import { eventOf, startE2e, waitForEntry, type E2e } from '../control-plane-e2e/helpers.js';
+import { runnerSocket } from '../support/runner-socket.js';
 
 /** Every entry parses into the union; returns the typed entries. */
 function assertAllKnown(entries: Entry[], what: string): KnownHistoryEntry[] {
@@ -151,19 +151,10 @@ describe("history entries of another runner and of the control plane's bookkeepi
 
   it('recorded frames, a refused and a forged frame, a child created and a message sent', async () => {
     const parent = await hosted();
-    const ws = new WebSocket(socketUrl(`${serve.url}/api`, PROJECT, parent.name), {
-      headers: { authorization: `Bearer ${parent.token}` },
-    });
-    const acks: number[] = [];
-    ws.on('message', (d) => {
-      const m = JSON.parse(String(d)) as { type: string; payload: { seq?: number } };
-      if (m.type === 'ack') acks.push(m.payload.seq ?? 0);
-    });
+    const runner = runnerSocket(serve.url, PROJECT, parent.name, parent.token);
+    const ws = runner.ws;
     try {
-      await new Promise<void>((resolve, reject) => {
-        ws.once('open', () => resolve());
-        ws.once('error', reject);
-      });
+      await runner.opened;
       // The original runner's frames (bare strings, null is_error, zoneless timestamps), but the
       // closing ones: the run goes on.
       const frames = fixture('interactive').filter(
@@ -181,7 +172,7 @@ describe("history entries of another runner and of the control plane's bookkeepi
         }),
       );
       const last = seq;
-      await waitFor(() => (Math.max(0, ...acks) >= last ? true : undefined), `ack ${last}`);
+      await waitFor(() => (runner.acked() >= last ? true : undefined), `ack ${last}`);
 
       const res = await serve.api(
         'POST',
