@@ -7,11 +7,11 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { listenHttp } from './http-server.js';
 
 /** A fresh directory under the OS temp dir. */
 export async function makeTempDir(prefix = 'ccr-test-'): Promise<string> {
@@ -269,7 +269,6 @@ export async function startGitHttpServer(opts: GitHttpServerOptions): Promise<Gi
   const home = await makeTempDir('ccr-http-home-');
   const auths: AuthAttempt[] = [];
   const requests: string[] = [];
-  const sockets = new Set<Socket>();
   const state = { rejected: 0 };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -358,17 +357,8 @@ export async function startGitHttpServer(opts: GitHttpServerOptions): Promise<Gi
     });
   };
 
-  const server = createServer(handle);
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const origin = `http://127.0.0.1:${port}`;
+  const server = await listenHttp(handle);
+  const origin = server.url;
   return {
     origin,
     url: (rel) => `${origin}/${rel.replace(/^\/+/, '')}`,
@@ -378,8 +368,7 @@ export async function startGitHttpServer(opts: GitHttpServerOptions): Promise<Gi
     },
     requests,
     close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
       await removeDir(home);
     },
   };

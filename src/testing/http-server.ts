@@ -1,5 +1,5 @@
-// Listen/close for the stand-in HTTP servers (scripted model, Langfuse stand-in): bind, report a
-// URL a client can dial, and close without waiting on keep-alive or mid-stream sockets.
+// Listen/close for the stand-in HTTP servers (scripted model, Langfuse, git and forge stand-ins): bind,
+// report a URL a client can dial, and close without waiting on keep-alive or mid-stream sockets.
 import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 

@@ -13,8 +13,8 @@
  *
  * `failNext()` makes the next matching request answer with a chosen status and body.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { listenHttp } from '../../src/testing/http-server.js';
 
 export interface RecordedForgeRequest {
   forge: 'github' | 'gitlab' | 'unknown';
@@ -58,7 +58,6 @@ export async function startForgeStandin(opts: ForgeStandinOptions = {}): Promise
   const webHost = opts.webHost ?? 'forge.example.test';
   const githubPrs: { repo: string; head: string; base: string; url: string }[] = [];
   const gitlabMrs: { project: string; source: string; target: string; url: string }[] = [];
-  const sockets = new Set<Socket>();
   let counter = 0;
 
   const send = (res: ServerResponse, status: number, body: unknown) => {
@@ -204,29 +203,17 @@ export async function startForgeStandin(opts: ForgeStandinOptions = {}): Promise
     send(res, 404, { message: 'Not Found' });
   };
 
-  const server = createServer((req, res) => {
+  const server = await listenHttp((req, res) => {
     handle(req, res).catch(() => send(res, 500, { message: 'stand-in failure' }));
   });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const origin = `http://127.0.0.1:${port}`;
+  const origin = server.url;
   return {
     origin,
     githubApiUrl: `${origin}/github`,
     gitlabApiUrl: `${origin}/gitlab/api/v4`,
     requests,
     failNext: (f) => failures.push(f),
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => server.close(),
   };
 }
 
